@@ -1,0 +1,1 @@
+"""Command-line interface (typer). Commands parse options, build a config and call the library."""

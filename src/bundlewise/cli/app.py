@@ -1,0 +1,102 @@
+"""The ``bundlewise`` command: root options, error handling and sub-commands."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from bundlewise._version import __version__
+from bundlewise.cli import _console
+from bundlewise.cli._console import STATE, err
+from bundlewise.errors import BundlewiseError
+
+EXIT_ERROR = 1
+EXIT_INTERNAL = 70
+
+
+class _Group(TyperGroup):
+    """Turns library errors into a clear message and a non-zero exit code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except BundlewiseError as exc:
+            err.print("[bold red]error:[/] ", end="")
+            err.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was written by the unfinished step")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # an internal bug: say so, keep the traceback behind --debug
+            if type(exc).__module__.startswith(("typer", "click")):
+                raise  # usage errors: typer prints them itself
+            if STATE.debug:
+                traceback.print_exc()
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: ", end="")
+            err.print(str(exc).splitlines()[0] if str(exc) else "", markup=False)
+            err.print("this is a bug in bundlewise; rerun with --debug for the traceback and report it")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="bundlewise",
+    help="Priced product bundles and frequently-bought-together recommendations from orders and catalog text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bundlewise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    db: Annotated[Path, typer.Option("--db", envvar="BUNDLEWISE_DB", help="Warehouse file (DuckDB).",
+                                     show_default=True)] = Path("bundlewise.duckdb"),
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, errors only.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Priced product bundles and frequently-bought-together recommendations."""
+    STATE.db = str(db)
+    STATE.quiet = quiet
+    STATE.debug = debug
+    _console.setup_logging(verbose, quiet)
+
+
+def _register() -> None:
+    from bundlewise.cli import datasets, ingest, stats
+
+    app.add_typer(ingest.app, name="ingest")
+    app.add_typer(datasets.app, name="datasets")
+    stats.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

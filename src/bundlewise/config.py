@@ -1,0 +1,141 @@
+"""Frozen, typed configuration objects: one per stage.
+
+Precedence is decided in one place, here: **command-line options > preset > defaults**.
+The CLI builds a config from its options (only the options the user gave are set),
+:func:`bundlewise.ingest.presets.resolve` fills every field still ``None`` from the
+preset, and whatever is still unset takes the default written on the field below.
+
+Unknown keys are errors (``from_dict`` checks them), never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Self
+
+from bundlewise.errors import ConfigError, allowed
+
+INGEST_KINDS = ("orders", "products", "events")
+ON_ERROR_MODES = ("fail", "skip", "quarantine")
+FILE_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "baskets")
+
+
+class _ConfigBase:
+    """Shared helpers: construction from a dict that rejects unknown keys."""
+
+    _name: ClassVar[str] = "config"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown {cls._name} key(s) {allowed(unknown)}; allowed keys are {allowed(sorted(known))}"
+            )
+        return cls(**dict(data))
+
+    def replace(self, **changes: Any) -> Self:
+        return self.from_dict({**dataclasses.asdict(self), **changes})  # type: ignore[call-overload]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} is {value!r}; allowed values are {allowed(choices)}")
+
+
+@dataclass(frozen=True)
+class IngestConfig(_ConfigBase):
+    """How to read one kind of input file into the warehouse.
+
+    Fields left ``None`` are filled from the preset (if any), then from defaults.
+
+    Parameters
+    ----------
+    kind : {"orders", "products", "events"}
+        Which canonical table family the file feeds.
+    preset : str, optional
+        A named preset (``online-retail``, ``instacart``, ``complete-journey``, ``groceries``).
+    mapping : mapping of canonical field -> source column(s)
+        ``{"order_id": "InvoiceNo"}``; a value may join several columns with ``+``
+        (summed for numbers, joined with a separator for text).
+    on_error : {"fail", "skip", "quarantine"}
+        ``fail`` writes nothing if any row is rejected; ``skip`` writes the good rows;
+        ``quarantine`` also keeps the rejected rows in the ``rejected_rows`` table.
+    encoding : str, optional
+        Text encoding; default UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured).
+    delimiter : str, optional
+        Field separator; default from the file extension (``,`` or tab).
+    file_format : str
+        ``auto`` decides from the extension and magic bytes.
+    timestamp_format : str, optional
+        A ``strptime`` format such as ``%m/%d/%Y %H:%M``; default ISO 8601.
+    cancel_prefix : str, optional
+        Order ids starting with this prefix are cancellations (``C`` in Online Retail).
+    non_product_codes : tuple of str, optional
+        Product ids (``fnmatch`` patterns) that are fees, postage or adjustments.
+    drop_duplicate_lines : bool, optional
+        Drop order lines that repeat an earlier line exactly (default: keep and count them).
+    max_problems : int
+        How many rejected rows an error message lists.
+    """
+
+    _name: ClassVar[str] = "ingest"
+
+    kind: str = "orders"
+    preset: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    on_error: str = "fail"
+    encoding: str | None = None
+    delimiter: str | None = None
+    file_format: str = "auto"
+    timestamp_format: str | None = None
+    cancel_prefix: str | None = None
+    non_product_codes: tuple[str, ...] | None = None
+    drop_duplicate_lines: bool | None = None
+    max_problems: int = 20
+
+    def __post_init__(self) -> None:
+        _check_choice("kind", self.kind, INGEST_KINDS)
+        _check_choice("on_error", self.on_error, ON_ERROR_MODES)
+        _check_choice("file_format", self.file_format, FILE_FORMATS)
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ConfigError(f"delimiter is {self.delimiter!r}; it must be exactly one character")
+        if self.max_problems < 1:
+            raise ConfigError(f"max_problems is {self.max_problems}; it must be >= 1")
+        if not isinstance(self.mapping, Mapping):
+            raise ConfigError(f"mapping must be a mapping of field -> column, got {type(self.mapping).__name__}")
+        # Freeze the mapping so the config stays hashable-ish and immutable.
+        object.__setattr__(self, "mapping", dict(self.mapping))
+        if self.non_product_codes is not None:
+            object.__setattr__(self, "non_product_codes", tuple(self.non_product_codes))
+
+
+def parse_mapping(items: list[str] | tuple[str, ...] | str) -> dict[str, str]:
+    """Parse ``["order_id=InvoiceNo,product_id=StockCode", ...]`` into a dict.
+
+    Examples
+    --------
+    >>> parse_mapping("order_id=InvoiceNo,product_id=StockCode")
+    {'order_id': 'InvoiceNo', 'product_id': 'StockCode'}
+    """
+    if isinstance(items, str):
+        items = [items]
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ConfigError(
+                    f"--map entry {part!r} is not FIELD=COLUMN; write e.g. --map order_id=InvoiceNo"
+                )
+            out[key.strip()] = value.strip()
+    return out

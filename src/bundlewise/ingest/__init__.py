@@ -1,0 +1,6 @@
+"""Ingest: readers, validation and the DuckDB warehouse."""
+
+from bundlewise.ingest.pipeline import IngestResult, ingest_file, ingest_files
+from bundlewise.ingest.warehouse import Warehouse
+
+__all__ = ["IngestResult", "Warehouse", "ingest_file", "ingest_files"]

@@ -1,0 +1,215 @@
+"""Order lines: normalisation, order-level checks and the writes into orders,
+order_lines, returns, products (derived) and product_titles.
+
+Routing of every accepted line (nothing is dropped):
+
+* cancellation orders (id starts with the cancel prefix) and negative quantities
+  -> ``returns``;
+* everything else -> ``order_lines`` (zero-price lines, zero quantities and
+  non-product codes included; the ``basket_items`` view keeps them out of baskets).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from bundlewise.ingest.sqlexpr import Binder, Check, glob_condition, ident, lit
+
+NORM = "_bw_norm"
+
+
+def _cancel_condition(binder: Binder, expr: str) -> str:
+    prefix = binder.resolved.cancel_prefix
+    return f"starts_with({expr}, {lit(prefix)})" if prefix else "FALSE"
+
+
+def row_checks(b: Binder) -> list[Check]:
+    checks: list[Check] = []
+    for col in b.columns("quantity"):
+        checks.append(Check(col, b.col_text(col), f"{b.col_text(col)} IS NULL",
+                            "missing value; quantity must be a number (drop the column to count every line "
+                            "as one unit)"))
+    non_product = glob_condition(b.id("product_id"), b.resolved.non_product_codes)
+    for name in ("unit_price", "line_total"):
+        if b.has(name) and len(b.columns(name)) == 1:
+            col = b.columns(name)[0]
+            checks.append(Check(col, b.col_text(col), f"({b.number(name)}) < 0 AND NOT {non_product}",
+                                f"{name} must be >= 0 for products (fees and adjustments may be negative "
+                                "only when their code is a non-product code: --non-product CODE)"))
+    if b.has("discount"):
+        checks.append(Check(b.label("discount"), f"CAST(({b.number('discount')}) AS VARCHAR)",
+                            f"({b.number('discount')}) < 0",
+                            "discount must be >= 0 (an amount taken off the line)"))
+    return checks
+
+
+def normalize_select(b: Binder) -> str:
+    quantity = f"coalesce({b.number('quantity')}, 1.0)" if b.has("quantity") else "1.0"
+    if b.has("unit_price"):
+        price = b.number("unit_price")
+    elif b.has("line_total"):
+        price = f"({b.number('line_total')}) / nullif({quantity}, 0)"
+    else:
+        price = "CAST(NULL AS DOUBLE)"
+    order_id = b.id("order_id")
+    product_id = b.id("product_id")
+    return f"""
+        _rec,
+        {order_id} AS order_id,
+        {product_id} AS product_id,
+        {quantity} AS quantity,
+        {price} AS unit_price,
+        {b.number('discount')} AS discount,
+        {b.timestamp('ordered_at')} AS ordered_at,
+        {b.id('customer_id')} AS customer_id,
+        {b.id('store_id')} AS store_id,
+        {b.text('segment')} AS segment,
+        {b.text('title')} AS title,
+        {b.text('category_path')} AS category_path,
+        {_cancel_condition(b, order_id)} AS is_cancel,
+        {_cancel_condition(b, order_id)} OR {quantity} < 0 AS is_return,
+        {glob_condition(product_id, b.resolved.non_product_codes)} AS is_non_product"""
+
+
+def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
+    """SQL yielding (_rec, column_name, value, reason) for order-level problems."""
+    order_col = lit(b.label("order_id"))
+    parts = [
+        # An order belongs to one customer; lines that disagree cannot be reconciled.
+        f"""SELECT n._rec, {lit(b.label('customer_id'))}, n.customer_id,
+               'order ' || n.order_id || ' has lines for ' || c.n || ' different customers (' || c.ids ||
+               '); one order must belong to one customer'
+            FROM {NORM} n JOIN (
+                SELECT order_id, count(DISTINCT customer_id) AS n,
+                       string_agg(DISTINCT customer_id, ', ' ORDER BY customer_id) AS ids
+                FROM {NORM} GROUP BY order_id HAVING count(DISTINCT customer_id) > 1
+            ) c USING (order_id)""",
+        # Duplicate key: the order was loaded before (from another file); loading it again double-counts.
+        f"""SELECT n._rec, {order_col}, n.order_id,
+               'duplicate key: order ' || n.order_id || ' is already in the warehouse (ingest #' ||
+               o.ingest_id || ' from ' || coalesce(l.source, '?') ||
+               '); remove the order from this file or load only new orders'
+            FROM {NORM} n JOIN orders o USING (order_id) LEFT JOIN ingest_log l ON l.ingest_id = o.ingest_id""",
+    ]
+    return "\nUNION ALL\n".join(parts)
+
+
+_LINE_COLUMNS = ("order_id", "product_id", "quantity", "unit_price", "discount", "ordered_at", "customer_id",
+                 "store_id", "segment", "title", "category_path")
+
+
+def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
+    """Count (and optionally drop) lines that repeat an earlier line of the file exactly."""
+    cols = ", ".join(ident(c) for c in _LINE_COLUMNS)
+    # Only lines sharing (order, product) can be duplicates: compare full rows within those few groups.
+    con.execute(f"""
+        CREATE TEMP TABLE _bw_dups AS
+        SELECT _rec, {cols} FROM {NORM} SEMI JOIN (
+            SELECT order_id, product_id FROM {NORM} GROUP BY ALL HAVING count(*) > 1
+        ) USING (order_id, product_id)""")
+    n = con.execute(f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {cols} FROM _bw_dups)) "
+                    "FROM _bw_dups").fetchone()[0]
+    if n and drop:
+        con.execute(f"""DELETE FROM {NORM} WHERE _rec IN (
+            SELECT _rec FROM _bw_dups EXCEPT SELECT min(_rec) FROM _bw_dups GROUP BY {cols})""")
+    con.execute("DROP TABLE _bw_dups")
+    return int(n)
+
+
+def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str, int]:
+    """Write accepted lines; return the counts a user checks first."""
+    con.execute(f"""
+        INSERT INTO orders
+        SELECT order_id, max(customer_id), min(ordered_at), min(store_id), min(segment),
+               CASE WHEN bool_or(is_cancel) THEN 'cancellation' ELSE 'sale' END, {ingest_id}
+        FROM {NORM} GROUP BY order_id""")
+    con.execute(f"""
+        INSERT INTO order_lines
+        SELECT order_id, product_id, quantity, unit_price, discount, {ingest_id}, _rec + 1
+        FROM {NORM} WHERE NOT is_return""")
+    con.execute(f"""
+        INSERT INTO returns
+        SELECT order_id, product_id, abs(quantity), unit_price, ordered_at, customer_id,
+               CASE WHEN is_cancel THEN 'cancellation' ELSE 'negative_quantity' END, {ingest_id}, _rec + 1
+        FROM {NORM} WHERE is_return""")
+    products_new, products_updated = _merge_products(con, ingest_id)
+    _merge_titles(con)
+    sale = "NOT is_return AND quantity > 0 AND (unit_price IS NULL OR unit_price > 0)"
+    row = con.execute(f"""
+        SELECT count(*),
+               count(DISTINCT order_id),
+               count(DISTINCT product_id),
+               count(*) FILTER (WHERE {sale}),
+               count(DISTINCT order_id) FILTER (WHERE {sale}),
+               count(*) FILTER (WHERE is_return),
+               count(*) FILTER (WHERE is_return AND is_cancel),
+               count(*) FILTER (WHERE is_return AND NOT is_cancel),
+               count(*) FILTER (WHERE NOT is_return AND (quantity = 0 OR unit_price <= 0)),
+               count(*) FILTER (WHERE {sale} AND is_non_product),
+               count(DISTINCT order_id) FILTER (WHERE {sale} AND NOT is_non_product),
+               count(*) FILTER (WHERE customer_id IS NULL)
+        FROM {NORM}""").fetchone()
+    keys = ("lines", "orders", "products", "sale_lines", "sale_orders", "return_lines", "cancellation_lines",
+            "negative_quantity_lines", "zero_price_or_quantity_lines", "non_product_lines", "basket_orders",
+            "lines_without_customer")
+    details = {k: int(v) for k, v in zip(keys, row, strict=True)}
+    details["products_new"] = products_new
+    details["products_updated"] = products_updated
+    return details
+
+
+def _merge_products(con: duckdb.DuckDBPyConnection, ingest_id: int) -> tuple[int, int]:
+    """Derive products from the lines: latest description and latest positive price per product.
+
+    Catalog products keep their catalog fields; derived ones take the newest values.
+    """
+    con.execute(f"""
+        CREATE TEMP TABLE _bw_derived AS
+        SELECT product_id,
+               last(title ORDER BY ordered_at NULLS FIRST, _rec) FILTER (WHERE title IS NOT NULL) AS title,
+               last(category_path ORDER BY ordered_at NULLS FIRST, _rec)
+                   FILTER (WHERE category_path IS NOT NULL) AS category_path,
+               last(unit_price ORDER BY ordered_at NULLS FIRST, _rec)
+                   FILTER (WHERE unit_price > 0 AND NOT is_return) AS price,
+               bool_or(is_non_product) AS is_non_product,
+               min(ordered_at) AS first_seen_at, max(ordered_at) AS last_seen_at
+        FROM {NORM} GROUP BY product_id""")
+    n_new = con.execute("SELECT count(*) FROM _bw_derived ANTI JOIN products USING (product_id)").fetchone()[0]
+    n_old = con.execute("SELECT count(*) FROM _bw_derived SEMI JOIN products USING (product_id)").fetchone()[0]
+    con.execute(f"""
+        INSERT INTO products (product_id, title, category_path, price, is_product, origin, first_seen_at,
+                              last_seen_at, ingest_id)
+        SELECT product_id, title, category_path, price, NOT is_non_product, 'derived', first_seen_at,
+               last_seen_at, {ingest_id}
+        FROM _bw_derived ANTI JOIN products USING (product_id)
+        ON CONFLICT DO NOTHING""")
+    # Existing products: derived ones take newer values; every product's seen-range widens.
+    con.execute("""
+        UPDATE products AS p SET
+            title = CASE WHEN p.origin = 'derived' AND (p.last_seen_at IS NULL OR d.last_seen_at >= p.last_seen_at)
+                         THEN coalesce(d.title, p.title) ELSE coalesce(p.title, d.title) END,
+            category_path = CASE WHEN p.origin = 'derived' AND (p.last_seen_at IS NULL OR
+                                      d.last_seen_at >= p.last_seen_at)
+                         THEN coalesce(d.category_path, p.category_path)
+                         ELSE coalesce(p.category_path, d.category_path) END,
+            price = CASE WHEN p.origin = 'derived' AND (p.last_seen_at IS NULL OR d.last_seen_at >= p.last_seen_at)
+                         THEN coalesce(d.price, p.price) ELSE coalesce(p.price, d.price) END,
+            is_product = p.is_product AND NOT d.is_non_product,
+            first_seen_at = least(p.first_seen_at, d.first_seen_at),
+            last_seen_at = greatest(p.last_seen_at, d.last_seen_at)
+        FROM _bw_derived d
+        WHERE p.product_id = d.product_id AND p.ingest_id IS DISTINCT FROM """ + str(ingest_id))
+    con.execute("DROP TABLE _bw_derived")
+    return int(n_new), int(n_old)
+
+
+def _merge_titles(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep every description a product was sold under (they change over time)."""
+    con.execute(f"""
+        INSERT INTO product_titles
+        SELECT product_id, title, count(*), min(ordered_at), max(ordered_at)
+        FROM {NORM} WHERE title IS NOT NULL GROUP BY product_id, title
+        ON CONFLICT (product_id, title) DO UPDATE SET
+            n_lines = product_titles.n_lines + excluded.n_lines,
+            first_seen_at = least(product_titles.first_seen_at, excluded.first_seen_at),
+            last_seen_at = greatest(product_titles.last_seen_at, excluded.last_seen_at)""")

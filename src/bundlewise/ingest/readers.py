@@ -1,0 +1,533 @@
+"""Readers: CSV/TSV, Parquet, JSONL (each optionally gzip-compressed) and basket files
+into a stream of Arrow record batches.
+
+Every batch carries ``_rec``: the 0-based index of the record among the records the
+reader kept, in file order. Text columns stay text (validation casts them), Parquet
+columns keep their types. Row numbers are only worked out when something must be
+reported (:meth:`TableReader.row_numbers`), so the fast path never pays for them:
+
+* CSV, TSV, JSONL and basket files: the **line** in the file where the record starts
+  (the header is line 1), found by an exact second pass that honours quoted newlines;
+* Parquet: the row index + 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from bundlewise.config import IngestConfig
+from bundlewise.errors import SourceFileError
+from bundlewise.progress import ProgressTask
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+REC = "_rec"
+_BLOCK_SIZE = 4 << 20
+_MAX_BLOCK_SIZE = 1 << 30
+_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What is known about an input file before it is parsed."""
+
+    path: Path
+    name: str
+    file_format: str
+    compressed: bool
+    size: int
+    sha256: str
+
+
+class TypedParseFailed(Exception):
+    """A column hinted as number/timestamp held a value that does not convert: read again as text."""
+
+
+@dataclass
+class StructuralProblem:
+    """A record that could not become a row at all (wrong field count, bad JSON)."""
+
+    row_number: int
+    text: str
+    reason: str
+
+
+def inspect_source(path: str | Path, cfg: IngestConfig) -> SourceInfo:
+    """Check that ``path`` is a readable, non-empty file; detect format and compression; hash it."""
+    p = Path(path)
+    if not p.exists():
+        raise SourceFileError(f"file {str(p)!r} does not exist; check the path")
+    if p.is_dir():
+        raise SourceFileError(f"{str(p)!r} is a folder; pass the data file(s) inside it")
+    size = p.stat().st_size
+    if size == 0:
+        raise SourceFileError(f"file {p.name!r} is empty (0 bytes); nothing to ingest")
+    digest = hashlib.sha256()
+    with p.open("rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    compressed = head[:2] == GZIP_MAGIC
+    fmt = cfg.file_format
+    if fmt == "auto":
+        fmt = _format_from_name(p, head)
+    return SourceInfo(p, p.name, fmt, compressed, size, digest.hexdigest())
+
+
+def _format_from_name(p: Path, head: bytes) -> str:
+    if head == PARQUET_MAGIC:
+        return "parquet"
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".gzip"):
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _EXTENSIONS:
+        return _EXTENSIONS[suffixes[-1]]
+    raise SourceFileError(
+        f"cannot tell the format of {p.name!r} from its extension; use one of "
+        f"{', '.join(sorted(_EXTENSIONS))} (optionally + .gz) or pass --format csv|tsv|parquet|jsonl|baskets"
+    )
+
+
+def _open_binary(info: SourceInfo) -> IO[bytes]:
+    raw = info.path.open("rb")
+    return gzip.GzipFile(fileobj=raw, mode="rb") if info.compressed else raw  # type: ignore[return-value]
+
+
+def _detect_encoding(info: SourceInfo, requested: str | None) -> str:
+    if requested:
+        try:
+            "".encode(requested)
+        except LookupError:
+            raise SourceFileError(
+                f"encoding {requested!r} is unknown; use a Python codec name such as utf-8, latin-1, cp1252, "
+                "gbk or utf-16"
+            ) from None
+        return requested
+    with _open_binary(info) as fh:
+        try:
+            head = fh.read(4)
+        except (OSError, EOFError) as exc:
+            raise SourceFileError(f"file {info.name!r} is not a valid gzip file: {exc}") from None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    return "utf-8"
+
+
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
+
+
+class TableReader:
+    """Base class: streams record batches with a ``_rec`` column and locates rows on demand.
+
+    Subclasses know their columns when constructed (a header, a schema), implement
+    :meth:`_batches` and may override :meth:`row_numbers`.
+    """
+
+    def __init__(self, info: SourceInfo, cfg: IngestConfig):
+        self.info = info
+        self.cfg = cfg
+        self.columns: list[str] = []
+        self.types: dict[str, pa.DataType] = {}
+        self.structural: list[StructuralProblem] = []
+        self.n_records = 0
+        self.failure: Exception | None = None
+
+    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def use_types(self, hints: dict[str, pa.DataType]) -> None:
+        """Parse these text columns as typed while reading, when the format allows (CSV does)."""
+        return None
+
+    def structural_problems(self) -> list[StructuralProblem]:
+        return self.structural
+
+    def n_structural(self) -> int:
+        """How many records were malformed (cheap; positions come from structural_problems())."""
+        return len(self.structural)
+
+    def row_numbers(self, recs: np.ndarray) -> np.ndarray:
+        """Map kept-record indices (``_rec``) to the row numbers users see."""
+        return np.asarray(recs, dtype=np.int64) + 1
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([*(pa.field(c, self.types[c]) for c in self.columns), pa.field(REC, pa.int64())])
+
+    def stream(self, task: ProgressTask) -> pa.RecordBatchReader:
+        """All records as one Arrow stream that DuckDB can scan without copying it first.
+
+        An exception raised while streaming is kept in :attr:`failure` (DuckDB wraps
+        errors raised inside a scan, so the caller re-raises the original).
+        """
+        schema = self.schema()
+
+        def gen() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in self._batches(task):
+                    if batch.num_rows:
+                        yield self._with_rec(batch, schema)
+            except Exception as exc:
+                self.failure = exc
+                raise
+
+        return pa.RecordBatchReader.from_batches(schema, gen())
+
+    def _with_rec(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+        recs = pa.array(np.arange(self.n_records, self.n_records + batch.num_rows, dtype=np.int64))
+        self.n_records += batch.num_rows
+        columns = [batch.column(c).cast(self.types[c]) if batch.schema.field(c).type != self.types[c]
+                   else batch.column(c) for c in self.columns]
+        return pa.RecordBatch.from_arrays([*columns, recs], schema=schema)
+
+
+def _check_header(names: list[str], source: str) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            raise SourceFileError(
+                f"{source}: column name {name!r} appears twice in the header (columns {seen[name]} and {i}); "
+                "rename one of them"
+            )
+        seen[name] = i
+
+
+class CsvReader(TableReader):
+    """Delimited text (CSV/TSV), parsed by Arrow's multithreaded reader, all columns as text."""
+
+    def __init__(self, info: SourceInfo, cfg: IngestConfig, block_size: int = _BLOCK_SIZE):
+        super().__init__(info, cfg)
+        self.encoding = _detect_encoding(info, cfg.encoding)
+        self.delimiter = cfg.delimiter or ("\t" if info.file_format == "tsv" else ",")
+        self.block_size = block_size
+        self._lines: np.ndarray | None = None
+        self._invalid_texts: list[str] = []
+        self._read_header()
+
+    def use_types(self, hints: dict[str, pa.DataType]) -> None:
+        """Let Arrow parse these columns as numbers/timestamps while reading (much faster than text
+        plus casts). If any value does not convert, streaming raises :class:`TypedParseFailed` and the
+        caller reads the file again as text, where every bad value is reported with its row."""
+        self.types.update({c: t for c, t in hints.items() if c in self.types})
+
+    # Arrow's invalid-row handler: count and keep the text; the position comes from _locate().
+    def _on_invalid(self, row: pacsv.InvalidRow) -> str:
+        self._invalid_texts.append(row.text)
+        return "skip"
+
+    def _open(self, column_types: dict[str, pa.DataType] | None,
+              block_size: int | None = None) -> tuple[pacsv.CSVStreamingReader, pa.NativeFile]:
+        raw = pa.OSFile(str(self.info.path))
+        stream: pa.NativeFile = pa.CompressedInputStream(raw, "gzip") if self.info.compressed else raw
+        read = pacsv.ReadOptions(block_size=block_size or self.block_size, use_threads=True,
+                                 encoding="utf8" if _is_utf8(self.encoding) else self.encoding)
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
+                                   invalid_row_handler=self._on_invalid)
+        # Only an empty field is null: 'NA', 'NULL', 'nan' stay values (and fail as numbers, visibly).
+        convert = pacsv.ConvertOptions(column_types=column_types or {}, strings_can_be_null=False,
+                                       quoted_strings_can_be_null=False, null_values=[""])
+        try:
+            reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+            raw.close()
+            raise self._translate(exc) from None
+        return reader, raw
+
+    def _read_header(self) -> None:
+        probe_block = 1 << 20  # the header only needs the first block: keep it small
+        while True:
+            try:
+                probe, raw = self._open(None, probe_block)
+            except SourceFileError as exc:
+                if "straddl" in str(exc) and probe_block < _MAX_BLOCK_SIZE:
+                    probe_block *= 4  # a field longer than a block: retry with bigger blocks
+                    self.block_size = max(self.block_size, probe_block)
+                    continue
+                raise
+            break
+        names = probe.schema.names
+        raw.close()
+        _check_header(names, self.info.name)
+        self.columns = list(names)
+        self.types = {n: pa.string() for n in names}
+
+    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        reader, raw = self._open(dict(self.types))
+        got_rows = False
+        try:
+            for batch in reader:
+                task.update(completed=raw.tell())
+                got_rows = got_rows or batch.num_rows > 0
+                yield batch
+        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+            if "conversion error" in str(exc) and any(t != pa.string() for t in self.types.values()):
+                raise TypedParseFailed(str(exc)) from None
+            raise self._translate(exc) from None
+        finally:
+            raw.close()
+        if not got_rows and not self._invalid_texts:
+            raise SourceFileError(f"file {self.info.name!r} has a header but no data rows")
+
+    def _translate(self, exc: Exception) -> SourceFileError:
+        text = str(exc)
+        if "UTF8" in text or "utf8" in text.lower() or isinstance(exc, UnicodeDecodeError):
+            return self._encoding_error()
+        if "Empty CSV file" in text:
+            return SourceFileError(f"file {self.info.name!r} has no header and no data rows")
+        if "straddl" in text or "block size" in text.lower():
+            return SourceFileError(
+                f"{self.info.name}: a single field is longer than {self.block_size >> 20} MiB (straddling "
+                "blocks); split it or check that quotes are balanced")
+        if "gzip" in text.lower() or isinstance(exc, (EOFError, OSError)):
+            return SourceFileError(f"{self.info.name}: the compressed data is corrupt or truncated ({text})")
+        return SourceFileError(f"{self.info.name}: cannot parse as {self.info.file_format.upper()}: {text}")
+
+    # -- exact row numbers (error path only) -----------------------------------------
+    def _locate(self) -> None:
+        if self._lines is not None:
+            return
+        csv.field_size_limit(sys.maxsize)
+        encoding = "utf-8-sig" if _is_utf8(self.encoding) else self.encoding
+        kept: list[int] = []
+        n_columns = len(self.columns)
+        self.structural = []
+        with _open_binary(self.info) as fh:
+            text = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
+            reader = csv.reader(text, delimiter=self.delimiter)
+            prev_end = 0
+            header_done = False
+            for record in reader:
+                start = prev_end + 1
+                prev_end = reader.line_num
+                if not record:
+                    continue
+                if not header_done:
+                    header_done = True
+                    continue
+                if len(record) == n_columns:
+                    kept.append(start)
+                else:
+                    self.structural.append(StructuralProblem(
+                        start, self.delimiter.join(record),
+                        f"expected {n_columns} fields (as in the header), found {len(record)}; "
+                        "check for an unquoted delimiter or a missing quote"))
+        self._lines = np.asarray(kept, dtype=np.int64)
+
+    def n_structural(self) -> int:
+        return len(self._invalid_texts)
+
+    def structural_problems(self) -> list[StructuralProblem]:
+        if self._invalid_texts:
+            self._locate()
+            if len(self.structural) != len(self._invalid_texts):
+                log.warning("%s: the exact pass found %d malformed records, Arrow found %d",
+                            self.info.name, len(self.structural), len(self._invalid_texts))
+        return self.structural
+
+    def row_numbers(self, recs: np.ndarray) -> np.ndarray:
+        self._locate()
+        assert self._lines is not None
+        recs = np.asarray(recs, dtype=np.int64)
+        if len(self._lines) != self.n_records:
+            # The two parsers disagree (should not happen with RFC 4180 files): fall back to record numbers.
+            log.warning("%s: cannot map records to lines exactly; reporting record numbers", self.info.name)
+            return recs + 2
+        return self._lines[recs]
+
+
+class ParquetReader(TableReader):
+    def __init__(self, info: SourceInfo, cfg: IngestConfig):
+        super().__init__(info, cfg)
+        if info.compressed:
+            raise SourceFileError(f"{info.name}: gzip-compressed Parquet is not supported; decompress it first")
+        try:
+            self._file = pq.ParquetFile(info.path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceFileError(f"{info.name}: not a readable Parquet file ({exc})") from None
+        schema = self._file.schema_arrow
+        self.columns = list(schema.names)
+        _check_header(self.columns, info.name)
+        # Nested or exotic types are staged as text; flat scalar types keep their type.
+        self.types = {f.name: f.type if _is_flat(f.type) else pa.string() for f in schema}
+        if self._file.metadata.num_rows == 0:
+            raise SourceFileError(f"file {info.name!r} has a schema but no data rows")
+
+    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        task.update(total=self._file.metadata.num_rows, completed=0)
+        for batch in self._file.iter_batches(batch_size=_BATCH_ROWS * 4):
+            task.advance(batch.num_rows)
+            yield batch
+
+
+def _is_flat(t: pa.DataType) -> bool:
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
+            or pa.types.is_large_string(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
+            or pa.types.is_decimal(t))
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+class JsonlReader(TableReader):
+    """One JSON object per line. Values become text; nested values become JSON text."""
+
+    def __init__(self, info: SourceInfo, cfg: IngestConfig):
+        super().__init__(info, cfg)
+        self.encoding = _detect_encoding(info, cfg.encoding)
+        self._lines_list: list[int] = []
+        self._records: list[dict[str, object]] = []
+        self._parse()
+
+    def _parse(self) -> None:
+        keys: dict[str, None] = {}
+        encoding = "utf-8-sig" if _is_utf8(self.encoding) else self.encoding
+        with _open_binary(self.info) as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode(encoding).strip()
+                except UnicodeDecodeError as err:
+                    raise SourceFileError(
+                        f"{self.info.name} line {line_no:,}: byte {raw[err.start:err.end]!r} is not valid "
+                        f"{encoding}; pass --encoding latin-1 (or cp1252, gbk) or re-save as UTF-8") from None
+                if encoding == "utf-8-sig":
+                    encoding = "utf-8"  # only the first line can carry a byte-order mark
+                if not line:
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    self.structural.append(StructuralProblem(
+                        line_no, line[:200], f"not valid JSON ({err.msg} at character {err.colno})"))
+                    continue
+                if not isinstance(obj, dict):
+                    self.structural.append(StructuralProblem(
+                        line_no, line[:200], f"expected a JSON object per line, found {type(obj).__name__}"))
+                    continue
+                keys.update(dict.fromkeys(obj))
+                self._records.append(obj)
+                self._lines_list.append(line_no)
+        self.columns = list(keys)
+        self.types = {k: pa.string() for k in keys}
+        if not self._records and not self.structural:
+            raise SourceFileError(f"file {self.info.name!r} has no JSON records")
+
+    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        task.update(total=len(self._records), completed=0)
+        for start in range(0, len(self._records), _BATCH_ROWS):
+            chunk = self._records[start: start + _BATCH_ROWS]
+            arrays = [pa.array([_json_text(r.get(k)) for r in chunk], type=pa.string()) for k in self.columns]
+            task.advance(len(chunk))
+            yield pa.RecordBatch.from_arrays(arrays, names=self.columns)
+
+    def row_numbers(self, recs: np.ndarray) -> np.ndarray:
+        return np.asarray(self._lines_list, dtype=np.int64)[np.asarray(recs, dtype=np.int64)]
+
+
+class BasketReader(TableReader):
+    """One basket per line, items separated by the delimiter (the arules/Groceries layout).
+
+    Yields long rows ``basket, item`` where ``basket`` is the basket's 1-based number
+    among non-blank lines.
+    """
+
+    def __init__(self, info: SourceInfo, cfg: IngestConfig):
+        super().__init__(info, cfg)
+        self.encoding = _detect_encoding(info, cfg.encoding)
+        self.delimiter = cfg.delimiter or ","
+        self.columns = ["basket", "item"]
+        self.types = {"basket": pa.string(), "item": pa.string()}
+        self._line_of_rec: list[int] = []
+
+    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        csv.field_size_limit(sys.maxsize)
+        encoding = "utf-8-sig" if _is_utf8(self.encoding) else self.encoding
+        baskets: list[str] = []
+        items: list[str] = []
+        n_baskets = 0
+        self._line_of_rec = []
+        task.update(total=self.info.size)
+        with self.info.path.open("rb") as raw_fh:
+            fh = gzip.GzipFile(fileobj=raw_fh, mode="rb") if self.info.compressed else raw_fh
+            text = io.TextIOWrapper(fh, encoding=encoding, newline="")
+            reader = csv.reader(text, delimiter=self.delimiter)
+            prev_end = 0
+            try:
+                for record in reader:
+                    start = prev_end + 1
+                    prev_end = reader.line_num
+                    record = [x.strip() for x in record if x.strip()]
+                    if not record:
+                        continue
+                    n_baskets += 1
+                    label = str(n_baskets)
+                    for item in record:
+                        baskets.append(label)
+                        items.append(item)
+                        self._line_of_rec.append(start)
+                    if len(items) >= _BATCH_ROWS:
+                        task.update(completed=raw_fh.tell())
+                        yield pa.record_batch({"basket": baskets, "item": items})
+                        baskets, items = [], []
+            except UnicodeDecodeError as err:
+                raise SourceFileError(
+                    f"{self.info.name} line {prev_end + 1:,}: byte {err.object[err.start:err.end]!r} is not "
+                    f"valid {encoding}; pass --encoding latin-1 (or cp1252, gbk) or re-save as UTF-8") from None
+        if items:
+            yield pa.record_batch({"basket": baskets, "item": items})
+        if n_baskets == 0:
+            raise SourceFileError(f"file {self.info.name!r} has no baskets (every line is blank)")
+
+    def row_numbers(self, recs: np.ndarray) -> np.ndarray:
+        return np.asarray(self._line_of_rec, dtype=np.int64)[np.asarray(recs, dtype=np.int64)]
+
+
+_READERS: dict[str, type[TableReader]] = {
+    "csv": CsvReader,
+    "tsv": CsvReader,
+    "parquet": ParquetReader,
+    "jsonl": JsonlReader,
+    "baskets": BasketReader,
+}
+
+
+def open_reader(info: SourceInfo, cfg: IngestConfig) -> TableReader:
+    """The reader for ``info.file_format``."""
+    return _READERS[info.file_format](info, cfg)

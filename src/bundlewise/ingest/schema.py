@@ -1,0 +1,147 @@
+"""Warehouse schema: the canonical tables and the ordered list of migrations.
+
+A migration is appended, never edited: a warehouse records the highest version it
+has applied in ``schema_version`` and :class:`~bundlewise.ingest.warehouse.Warehouse`
+applies the missing ones, each in its own transaction, when it opens the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_V1 = (
+    """CREATE SEQUENCE IF NOT EXISTS ingest_id_seq START 1""",
+    """CREATE TABLE ingest_log (
+        ingest_id      INTEGER PRIMARY KEY,
+        kind           VARCHAR NOT NULL,          -- orders | products | events
+        source         VARCHAR NOT NULL,          -- absolute path of the file
+        content_sha256 VARCHAR NOT NULL,
+        file_bytes     BIGINT,
+        file_format    VARCHAR,
+        preset         VARCHAR,
+        config         JSON,
+        on_error       VARCHAR,
+        rows_read      BIGINT,
+        rows_accepted  BIGINT,
+        rows_rejected  BIGINT,
+        rows_duplicate BIGINT,
+        details        JSON,                      -- kind-specific counts
+        started_at     TIMESTAMP,
+        finished_at    TIMESTAMP
+    )""",
+    """CREATE TABLE products (
+        product_id    VARCHAR PRIMARY KEY,
+        title         VARCHAR,
+        description   VARCHAR,
+        category_path VARCHAR,
+        brand         VARCHAR,
+        price         DOUBLE,
+        cost          DOUBLE,
+        stock         DOUBLE,
+        is_product    BOOLEAN NOT NULL DEFAULT TRUE,  -- FALSE: fee, postage, adjustment
+        origin        VARCHAR NOT NULL,               -- catalog | derived
+        attributes    JSON,                           -- catalog columns with no canonical home
+        first_seen_at TIMESTAMP,
+        last_seen_at  TIMESTAMP,
+        ingest_id     INTEGER
+    )""",
+    """CREATE TABLE product_titles (
+        product_id    VARCHAR NOT NULL,
+        title         VARCHAR NOT NULL,
+        n_lines       BIGINT NOT NULL,
+        first_seen_at TIMESTAMP,
+        last_seen_at  TIMESTAMP,
+        PRIMARY KEY (product_id, title)
+    )""",
+    """CREATE TABLE orders (
+        order_id    VARCHAR PRIMARY KEY,
+        customer_id VARCHAR,
+        ordered_at  TIMESTAMP,
+        store_id    VARCHAR,
+        segment     VARCHAR,
+        kind        VARCHAR NOT NULL,    -- sale | cancellation
+        ingest_id   INTEGER NOT NULL
+    )""",
+    """CREATE TABLE order_lines (
+        order_id      VARCHAR NOT NULL,
+        product_id    VARCHAR NOT NULL,
+        quantity      DOUBLE NOT NULL,
+        unit_price    DOUBLE,
+        discount      DOUBLE,
+        ingest_id     INTEGER NOT NULL,
+        source_record BIGINT NOT NULL   -- 1-based data record in the source file (its line identity)
+    )""",
+    """CREATE TABLE returns (
+        order_id      VARCHAR NOT NULL,
+        product_id    VARCHAR NOT NULL,
+        quantity      DOUBLE NOT NULL,   -- units returned, > 0
+        unit_price    DOUBLE,
+        returned_at   TIMESTAMP,
+        customer_id   VARCHAR,
+        reason        VARCHAR NOT NULL,  -- cancellation | negative_quantity
+        ingest_id     INTEGER NOT NULL,
+        source_record BIGINT NOT NULL
+    )""",
+    """CREATE TABLE events (
+        event_id    VARCHAR PRIMARY KEY,
+        ts          TIMESTAMP NOT NULL,
+        event_type  VARCHAR NOT NULL,
+        session_id  VARCHAR,
+        customer_id VARCHAR,
+        product_id  VARCHAR,
+        offer_id    VARCHAR,
+        bundle_id   VARCHAR,
+        value       DOUBLE,
+        properties  JSON,
+        ingest_id   INTEGER NOT NULL
+    )""",
+    """CREATE TABLE rejected_rows (
+        ingest_id  INTEGER NOT NULL,
+        kind       VARCHAR NOT NULL,
+        source     VARCHAR NOT NULL,
+        row_number BIGINT NOT NULL,   -- CSV/JSONL: line in the file (header = 1); Parquet: row index + 1
+        column_name VARCHAR,
+        value      VARCHAR,
+        reason     VARCHAR NOT NULL,
+        raw        JSON               -- the whole source row, so it can be fixed and re-ingested
+    )""",
+    # Baskets are what mining reads: distinct products of a sale, real products only,
+    # positive quantity and (when known) positive price. Cancellations, returns, fees,
+    # postage and zero-price adjustments never enter a basket.
+    """CREATE VIEW basket_items AS
+        SELECT DISTINCT l.order_id, l.product_id
+        FROM order_lines l
+        JOIN orders o USING (order_id)
+        JOIN products p USING (product_id)
+        WHERE o.kind = 'sale' AND p.is_product AND l.quantity > 0
+          AND (l.unit_price IS NULL OR l.unit_price > 0)""",
+)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "canonical tables: products, orders, order lines, returns, events, ingest log, rejects", _V1),
+)
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version
+
+
+CANONICAL_TABLES = (
+    "products",
+    "product_titles",
+    "orders",
+    "order_lines",
+    "returns",
+    "events",
+    "ingest_log",
+    "rejected_rows",
+)

@@ -39,11 +39,11 @@ def rejects(
                 raise ConfigError(f"--output {output.name!r}: use a .csv or .parquet file name")
             fmt = "(FORMAT csv, HEADER)" if suffix == ".csv" else "(FORMAT parquet)"
             wh.con.execute(f"COPY ({query}) TO {lit(str(output))} {fmt}")
-            n = wh.con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+            n = wh.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
             out.print(f"wrote {n:,} rejected rows to {output}")
             return
         rows = wh.con.execute(f"{query} LIMIT {int(limit)}").fetchall()
-        total = wh.con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+        total = wh.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
     t = Table("ingest", "file", "row", "column", "value", "reason", box=None, pad_edge=False)
     for r in rows:
         t.add_row(f"#{r[0]}", r[1], f"{r[2]:,}", r[3] or "", r[4] or "", r[5])

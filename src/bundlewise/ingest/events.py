@@ -66,7 +66,7 @@ def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
 
 def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
     """The same event sent twice (same id, same content): keep one."""
-    n = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {NORM}").fetchone()[0]
+    n = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {NORM}").fetchall()[0][0]
     if n:
         con.execute(f"DELETE FROM {NORM} WHERE _rec NOT IN (SELECT min(_rec) FROM {NORM} GROUP BY event_id)")
     return int(n)

@@ -108,7 +108,7 @@ def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
             SELECT order_id, product_id FROM {NORM} GROUP BY ALL HAVING count(*) > 1
         ) USING (order_id, product_id)""")
     n = con.execute(f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {cols} FROM _bw_dups)) "
-                    "FROM _bw_dups").fetchone()[0]
+                    "FROM _bw_dups").fetchall()[0][0]
     if n and drop:
         con.execute(f"""DELETE FROM {NORM} WHERE _rec IN (
             SELECT _rec FROM _bw_dups EXCEPT SELECT min(_rec) FROM _bw_dups GROUP BY {cols})""")
@@ -148,7 +148,7 @@ def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str
                count(*) FILTER (WHERE {sale} AND is_non_product),
                count(DISTINCT order_id) FILTER (WHERE {sale} AND NOT is_non_product),
                count(*) FILTER (WHERE customer_id IS NULL)
-        FROM {NORM}""").fetchone()
+        FROM {NORM}""").fetchall()[0]
     keys = ("lines", "orders", "products", "sale_lines", "sale_orders", "return_lines", "cancellation_lines",
             "negative_quantity_lines", "zero_price_or_quantity_lines", "non_product_lines", "basket_orders",
             "lines_without_customer")
@@ -174,8 +174,8 @@ def _merge_products(con: duckdb.DuckDBPyConnection, ingest_id: int) -> tuple[int
                bool_or(is_non_product) AS is_non_product,
                min(ordered_at) AS first_seen_at, max(ordered_at) AS last_seen_at
         FROM {NORM} GROUP BY product_id""")
-    n_new = con.execute("SELECT count(*) FROM _bw_derived ANTI JOIN products USING (product_id)").fetchone()[0]
-    n_old = con.execute("SELECT count(*) FROM _bw_derived SEMI JOIN products USING (product_id)").fetchone()[0]
+    n_new = con.execute("SELECT count(*) FROM _bw_derived ANTI JOIN products USING (product_id)").fetchall()[0][0]
+    n_old = con.execute("SELECT count(*) FROM _bw_derived SEMI JOIN products USING (product_id)").fetchall()[0][0]
     con.execute(f"""
         INSERT INTO products (product_id, title, category_path, price, is_product, origin, first_seen_at,
                               last_seen_at, ingest_id)

@@ -127,8 +127,9 @@ def ingest_file(
     prev = con.execute(
         "SELECT ingest_id FROM ingest_log WHERE content_sha256 = ? AND kind = ? ORDER BY ingest_id LIMIT 1",
         [info.sha256, cfg.kind],
-    ).fetchone()
+    ).fetchall()
     if prev:
+        prev = prev[0]
         result.already_ingested_as = int(prev[0])
         log.info("%s was ingested before (ingest #%d); nothing to do", info.name, prev[0])
         return result
@@ -157,7 +158,7 @@ def ingest_file(
         con.execute(f"INSERT INTO {REJ} {handler.group_rejects(con, binder)}")
         con.execute(f"INSERT INTO {BAD} SELECT DISTINCT _rec, 0 FROM {REJ}")
         con.execute(f"DELETE FROM {NORM} WHERE _rec IN (SELECT _rec FROM {REJ})")
-    n_bad = int(con.execute(f"SELECT count(DISTINCT _rec) FROM {BAD}").fetchone()[0])
+    n_bad = int(con.execute(f"SELECT count(DISTINCT _rec) FROM {BAD}").fetchall()[0][0])
     result.rows_read = reader.n_records + n_structural
     result.rows_rejected = n_bad + n_structural
     if result.rows_rejected:
@@ -169,7 +170,7 @@ def ingest_file(
             raise DataValidationError(_failure_message(info, result, cfg), result.problems, result.rows_rejected)
 
     result.rows_duplicate = handler.duplicates(con, resolved.drop_duplicate_lines)
-    ingest_id = int(con.execute("SELECT nextval('ingest_id_seq')").fetchone()[0])
+    ingest_id = int(con.execute("SELECT nextval('ingest_id_seq')").fetchall()[0][0])
     result.ingest_id = ingest_id
     if result.rows_rejected and cfg.on_error == "quarantine":
         _quarantine(con, info, structural, binder, ingest_id, cfg.kind, located)

@@ -53,15 +53,15 @@ def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
 
 def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
     """Identical rows for one product are harmless: keep the first, count the rest."""
-    n = con.execute(f"SELECT count(*) - count(DISTINCT product_id) FROM {NORM}").fetchone()[0]
+    n = con.execute(f"SELECT count(*) - count(DISTINCT product_id) FROM {NORM}").fetchall()[0][0]
     if n:
         con.execute(f"DELETE FROM {NORM} WHERE _rec NOT IN (SELECT min(_rec) FROM {NORM} GROUP BY product_id)")
     return int(n)
 
 
 def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str, int]:
-    n_new = con.execute(f"SELECT count(*) FROM {NORM} ANTI JOIN products USING (product_id)").fetchone()[0]
-    n_rows = con.execute(f"SELECT count(*) FROM {NORM}").fetchone()[0]
+    n_new = con.execute(f"SELECT count(*) FROM {NORM} ANTI JOIN products USING (product_id)").fetchall()[0][0]
+    n_rows = con.execute(f"SELECT count(*) FROM {NORM}").fetchall()[0][0]
     updates = ",\n".join(
         f"{c} = coalesce(excluded.{c}, products.{c})" for c in _VALUE_COLUMNS if c != "is_product"
     )

@@ -276,11 +276,13 @@ class CsvReader(TableReader):
             break
         names = probe.schema.names
         raw.close()
+        self._invalid_texts.clear()  # the probe parsed the first block: its malformed rows are counted later
         _check_header(names, self.info.name)
         self.columns = list(names)
         self.types = {n: pa.string() for n in names}
 
     def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        self._invalid_texts.clear()
         reader, raw = self._open(dict(self.types))
         got_rows = False
         try:
@@ -289,18 +291,18 @@ class CsvReader(TableReader):
                 got_rows = got_rows or batch.num_rows > 0
                 yield batch
         except (pa.ArrowInvalid, OSError, EOFError) as exc:
-            if "conversion error" in str(exc) and any(t != pa.string() for t in self.types.values()):
-                raise TypedParseFailed(str(exc)) from None
             raise self._translate(exc) from None
         finally:
             raw.close()
         if not got_rows and not self._invalid_texts:
             raise SourceFileError(f"file {self.info.name!r} has a header but no data rows")
 
-    def _translate(self, exc: Exception) -> SourceFileError:
+    def _translate(self, exc: Exception) -> Exception:
         text = str(exc)
         if "UTF8" in text or "utf8" in text.lower() or isinstance(exc, UnicodeDecodeError):
             return self._encoding_error()
+        if "conversion error" in text and any(t != pa.string() for t in self.types.values()):
+            return TypedParseFailed(text)
         if "Empty CSV file" in text:
             return SourceFileError(f"file {self.info.name!r} has no header and no data rows")
         if "straddl" in text or "block size" in text.lower():
@@ -310,6 +312,23 @@ class CsvReader(TableReader):
         if "gzip" in text.lower() or isinstance(exc, (EOFError, OSError)):
             return SourceFileError(f"{self.info.name}: the compressed data is corrupt or truncated ({text})")
         return SourceFileError(f"{self.info.name}: cannot parse as {self.info.file_format.upper()}: {text}")
+
+    def _encoding_error(self) -> SourceFileError:
+        """Find the first byte that is not valid in the declared encoding and say where it is."""
+        decoder = "utf-8" if _is_utf8(self.encoding) else self.encoding
+        with _open_binary(self.info) as fh:
+            data = fh.read()
+        try:
+            data.decode(decoder)
+        except UnicodeDecodeError as err:
+            line = data.count(b"\n", 0, err.start) + 1
+            col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+            context = data[max(0, err.start - 20): err.start + 10].decode(decoder, errors="replace")
+            return SourceFileError(
+                f"{self.info.name} line {line:,}, byte {col}: {data[err.start:err.end]!r} is not valid {decoder} "
+                f"(near {context!r}); the file is probably latin-1/cp1252 (Excel) or GBK: pass --encoding "
+                "latin-1 (or cp1252, gbk) or re-save it as UTF-8")
+        return SourceFileError(f"{self.info.name}: text is not valid {decoder}")
 
     # -- exact row numbers (error path only) -----------------------------------------
     def _locate(self) -> None:
@@ -321,7 +340,8 @@ class CsvReader(TableReader):
         n_columns = len(self.columns)
         self.structural = []
         with _open_binary(self.info) as fh:
-            text = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
+            # Lines are counted in '\n' (as editors and `sed -n Np` do); '\r\n' ends are handled by csv.
+            text = io.TextIOWrapper(fh, encoding=encoding, newline="\n", errors="replace")
             reader = csv.reader(text, delimiter=self.delimiter)
             prev_end = 0
             header_done = False

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bundlewise.ingest.fields import BOOL, FIELDS_BY_KIND, ID, NUMBER, TEXT, TIMESTAMP, FieldSpec
 from bundlewise.ingest.presets import ResolvedIngest
 
+_WS = "(' ' || chr(9) || chr(13) || chr(10))"  # characters trimmed from both ends of text fields
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -65,9 +66,10 @@ class Binder:
 
     # -- per source column ------------------------------------------------------------
     def col_text(self, column: str) -> str:
+        # Trim spaces, tabs and line breaks at both ends; an empty result is a missing value.
         if self._is_text(column):
-            return f"nullif(trim({ident(column)}), '')"
-        return f"nullif(trim(CAST({ident(column)} AS VARCHAR)), '')"
+            return f"nullif(trim({ident(column)}, {_WS}), '')"
+        return f"nullif(trim(CAST({ident(column)} AS VARCHAR), {_WS}), '')"
 
     def col_number(self, column: str) -> str:
         if self._is_text(column):
@@ -147,7 +149,7 @@ class Binder:
             if spec.required and cols:
                 checks.append(Check(self.label(name), f"CAST({ident(cols[0])} AS VARCHAR)",
                                     f"({self.typed(name)}) IS NULL",
-                                    f"missing value; every row needs a {name} ({spec.help})"))
+                                    f"missing value; {name} is required ({spec.help})"))
             for col in cols:
                 raw = self.col_text(col)
                 if not self._is_text(col):

@@ -65,27 +65,27 @@ def warehouse_stats(wh: Warehouse, top: int = 10) -> WarehouseStats:
     con = wh.con
     stats = WarehouseStats(wh.path, wh.schema_version(), wh.counts())
     stats.first_order_at, stats.last_order_at, stats.n_customers = con.execute(
-        "SELECT min(ordered_at), max(ordered_at), count(DISTINCT customer_id) FROM orders").fetchone()
-    stats.n_non_products = int(con.execute("SELECT count(*) FROM products WHERE NOT is_product").fetchone()[0])
+        "SELECT min(ordered_at), max(ordered_at), count(DISTINCT customer_id) FROM orders").fetchall()[0]
+    stats.n_non_products = int(con.execute("SELECT count(*) FROM products WHERE NOT is_product").fetchall()[0][0])
     con.execute("CREATE OR REPLACE TEMP TABLE _bw_sizes AS "
                 "SELECT order_id, count(*) AS n FROM basket_items GROUP BY order_id")
     row = con.execute("""
         SELECT count(*), coalesce(sum(n), 0), avg(n), quantile_cont(n, 0.1), quantile_cont(n, 0.25),
                median(n), quantile_cont(n, 0.75), quantile_cont(n, 0.9), quantile_cont(n, 0.99), max(n)
-        FROM _bw_sizes""").fetchone()
+        FROM _bw_sizes""").fetchall()[0]
     stats.n_baskets, stats.n_basket_items = int(row[0]), int(row[1])
     if stats.n_baskets:
         names = ("mean", "p10", "p25", "p50", "p75", "p90", "p99", "max")
         stats.basket_size_quantiles = {k: float(v) for k, v in zip(names, row[2:], strict=True)}
         lower = 1
         for upper in SIZE_BUCKETS:
-            n = con.execute("SELECT count(*) FROM _bw_sizes WHERE n BETWEEN ? AND ?", [lower, upper]).fetchone()[0]
+            n = con.execute("SELECT count(*) FROM _bw_sizes WHERE n BETWEEN ? AND ?", [lower, upper]).fetchall()[0][0]
             stats.basket_size_histogram.append((str(upper) if upper == lower else f"{lower}-{upper}", int(n)))
             lower = upper + 1
-        n = con.execute("SELECT count(*) FROM _bw_sizes WHERE n >= ?", [lower]).fetchone()[0]
+        n = con.execute("SELECT count(*) FROM _bw_sizes WHERE n >= ?", [lower]).fetchall()[0][0]
         stats.basket_size_histogram.append((f"{lower}+", int(n)))
     con.execute("DROP TABLE _bw_sizes")
-    stats.n_basket_products = int(con.execute("SELECT count(DISTINCT product_id) FROM basket_items").fetchone()[0])
+    stats.n_basket_products = int(con.execute("SELECT count(DISTINCT product_id) FROM basket_items").fetchall()[0][0])
     stats.top_products = [
         (str(pid), title, int(n), int(n) / stats.n_baskets)
         for pid, title, n in con.execute("""

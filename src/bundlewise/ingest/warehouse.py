@@ -91,7 +91,7 @@ class Warehouse:
     # -- schema ---------------------------------------------------------------------
     def schema_version(self) -> int:
         try:
-            row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+            row = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
         except duckdb.CatalogException:
             return 0
         return int(row[0]) if row and row[0] is not None else 0
@@ -141,7 +141,7 @@ class Warehouse:
     # -- reading --------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Row count of every canonical table."""
-        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in CANONICAL_TABLES}
+        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in CANONICAL_TABLES}
 
     def has_data(self, table: str) -> bool:
-        return bool(self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0])
+        return bool(self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0])

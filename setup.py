@@ -1,0 +1,5 @@
+"""Build script: everything is declared in pyproject.toml."""
+
+from setuptools import setup
+
+setup()

@@ -25,6 +25,8 @@ class Preset:
     timestamp_format: str | None = None
     # Canonical id fields whose values look like '17850.0' (a float written by pandas) -> '17850'.
     strip_float_suffix: tuple[str, ...] = ()
+    # Catalog rows whose category path matches one of these globs are not products (fuel, coupons).
+    non_product_categories: tuple[str, ...] = ()
 
 
 # Online Retail's non-product stock codes (read off the file: postage, carriage, manual
@@ -79,6 +81,9 @@ PRESETS: dict[tuple[str, str], Preset] = {
                 "product_id": "product_id", "title": "product_type+package_size",
                 "category_path": "department+product_category+product_type", "brand": "brand",
             },
+            # fuel, coupons, donations and "misc sales transactions" are sold but are not bundle material
+            non_product_categories=("FUEL > *", "COUPON > *", "* > COUPON/MISC ITEMS > *", "* > COUPON > *",
+                                    "KIOSK-GAS > *"),
         ),
         Preset(
             "groceries", "orders",
@@ -107,6 +112,7 @@ class ResolvedIngest:
     timestamp_format: str | None
     drop_duplicate_lines: bool
     strip_float_suffix: tuple[str, ...]
+    non_product_categories: tuple[str, ...] = ()
 
     def is_non_product(self, product_id: str) -> bool:
         return any(fnmatch.fnmatchcase(product_id, pattern) for pattern in self.non_product_codes)
@@ -146,6 +152,7 @@ def resolve(cfg: IngestConfig) -> ResolvedIngest:
         timestamp_format=cfg.timestamp_format or (preset.timestamp_format if preset else None),
         drop_duplicate_lines=bool(cfg.drop_duplicate_lines),
         strip_float_suffix=preset.strip_float_suffix if preset else (),
+        non_product_categories=preset.non_product_categories if preset else (),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from bundlewise.ingest.sqlexpr import Binder, Check, lit
+from bundlewise.ingest.sqlexpr import Binder, Check, glob_condition, lit
 
 NORM = "_bw_norm"
 _VALUE_COLUMNS = ("title", "description", "category_path", "brand", "price", "cost", "stock", "is_product")
@@ -34,8 +34,17 @@ def normalize_select(b: Binder) -> str:
         {b.number('price')} AS price,
         {b.number('cost')} AS cost,
         {b.number('stock')} AS stock,
-        {b.boolean('is_product')} AS is_product,
+        {_is_product(b)} AS is_product,
         {b.attributes_json()} AS attributes"""
+
+
+def _is_product(b: Binder) -> str:
+    """Explicit flag first; else not a product when the id is a non-product code or the category matches."""
+    excluded = f"{glob_condition(b.id('product_id'), b.resolved.non_product_codes)} OR " \
+               f"coalesce({glob_condition(b.text('category_path'), b.resolved.non_product_categories)}, FALSE)"
+    if not (b.resolved.non_product_codes or b.resolved.non_product_categories):
+        return b.boolean("is_product")
+    return f"coalesce({b.boolean('is_product')}, NOT ({excluded}))"
 
 
 def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
@@ -62,20 +71,15 @@ def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
 def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str, int]:
     n_new = con.execute(f"SELECT count(*) FROM {NORM} ANTI JOIN products USING (product_id)").fetchall()[0][0]
     n_rows = con.execute(f"SELECT count(*) FROM {NORM}").fetchall()[0][0]
-    updates = ",\n".join(
-        f"{c} = coalesce(excluded.{c}, products.{c})" for c in _VALUE_COLUMNS if c != "is_product"
-    )
     con.execute(f"""
         INSERT INTO products (product_id, title, description, category_path, brand, price, cost, stock,
                               is_product, origin, attributes, ingest_id)
         SELECT product_id, title, description, category_path, brand, price, cost, stock,
                coalesce(is_product, TRUE), 'catalog', attributes, {ingest_id}
-        FROM {NORM} ORDER BY _rec
-        ON CONFLICT (product_id) DO UPDATE SET
-            {updates},
-            is_product = coalesce({'excluded.is_product' if b.has('is_product') else 'NULL'},
-                                  products.is_product),
-            attributes = coalesce(excluded.attributes, products.attributes),
-            origin = 'catalog',
-            ingest_id = excluded.ingest_id""")
+        FROM {NORM} ANTI JOIN products USING (product_id) ORDER BY _rec""")
+    # Existing products: a value the file carries replaces the stored one; a missing value keeps it.
+    updates = ",\n".join(f"{c} = coalesce(n.{c}, p.{c})" for c in (*_VALUE_COLUMNS, "attributes"))
+    con.execute(f"""
+        UPDATE products AS p SET {updates}, origin = 'catalog', ingest_id = {ingest_id}
+        FROM {NORM} n WHERE p.product_id = n.product_id AND p.ingest_id IS DISTINCT FROM {ingest_id}""")
     return {"products": int(n_rows), "products_new": int(n_new), "products_updated": int(n_rows - n_new)}

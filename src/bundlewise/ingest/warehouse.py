@@ -63,7 +63,10 @@ class Warehouse:
                     f"folder {str(p.parent)!r} of warehouse {self.path!r} does not exist; create it first"
                 )
         try:
-            return duckdb.connect(self.path, read_only=self.read_only)
+            con = duckdb.connect(self.path, read_only=self.read_only)
+            # the library reports progress through its own callbacks; DuckDB must not draw on stderr
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():

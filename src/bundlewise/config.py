@@ -139,3 +139,78 @@ def parse_mapping(items: list[str] | tuple[str, ...] | str) -> dict[str, str]:
                 )
             out[key.strip()] = value.strip()
     return out
+
+
+@dataclass(frozen=True)
+class MiningConfig(_ConfigBase):
+    """``bundlewise mine``: pair statistics and frequent itemsets of the warehouse's baskets.
+
+    Parameters
+    ----------
+    min_count : int
+        Keep pairs and itemsets seen in at least this many baskets.
+    max_len : int
+        Longest itemset to store (2 = pairs only).
+    half_life_days : float, optional
+        Time decay of basket weights (rates use weighted counts; p-values raw counts).
+    max_basket_size : int, optional
+        Leave out baskets with more distinct products (wholesale orders).
+    prior : float
+        Pseudo-baskets of the shrunk-lift prior.
+    segments, stores, customers : tuple of str
+        Only baskets of these segments (country, customer group), stores or customers.
+    since, until : str, optional
+        Only baskets ordered in [since, until).
+    """
+
+    _name: ClassVar[str] = "mining"
+
+    min_count: int = 5
+    max_len: int = 2
+    half_life_days: float | None = None
+    max_basket_size: int | None = None
+    prior: float = 5.0
+    segments: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_len < 2:
+            raise ConfigError(f"max_len is {self.max_len}; mining stores pairs at least, so it must be >= 2")
+        for name in ("segments", "stores", "customers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class RulesConfig(_ConfigBase):
+    """``bundlewise rules``: association rules with arules semantics (thresholds inclusive).
+
+    Defaults are arules' (support 0.1, confidence 0.8, minlen 1, maxlen 10).
+    """
+
+    _name: ClassVar[str] = "rules"
+
+    min_support: float = 0.1
+    min_confidence: float = 0.8
+    min_lift: float | None = None
+    min_len: int = 1
+    max_len: int = 10
+    segments: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_support", "min_confidence"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} is {value}; it must be in [0, 1] (a share: 0.001 = 0.1%)")
+        if self.min_len < 1 or self.max_len < 1:
+            raise ConfigError(f"min_len and max_len must be >= 1 (got {self.min_len} and {self.max_len})")
+        if self.max_len < self.min_len:
+            raise ConfigError(f"max_len ({self.max_len}) is smaller than min_len ({self.min_len}); "
+                              "max_len must be >= min_len")
+        for name in ("segments", "stores"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))

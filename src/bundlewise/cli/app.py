@@ -80,11 +80,12 @@ def root(
 
 
 def _register() -> None:
-    from bundlewise.cli import datasets, ingest, stats
+    from bundlewise.cli import datasets, ingest, mine, stats
 
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(datasets.app, name="datasets")
     stats.register(app)
+    mine.register(app)
 
 
 _register()

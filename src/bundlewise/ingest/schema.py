@@ -126,8 +126,38 @@ _V1 = (
 )
 
 
+_V2 = (
+    """CREATE SEQUENCE IF NOT EXISTS mining_run_seq START 1""",
+    """CREATE TABLE mining_runs (
+        run_id            INTEGER PRIMARY KEY,
+        kind              VARCHAR NOT NULL,   -- pairs | rules
+        params            JSON,
+        n_baskets         BIGINT,
+        n_items           BIGINT,
+        n_dropped_baskets BIGINT,
+        n_results         BIGINT,
+        seconds           DOUBLE,
+        created_at        TIMESTAMP
+    )""",
+    """CREATE TABLE pair_stats (
+        run_id INTEGER NOT NULL, product_a VARCHAR NOT NULL, product_b VARCHAR NOT NULL,
+        n_ab BIGINT, n_a BIGINT, n_b BIGINT, support DOUBLE, confidence_ab DOUBLE, confidence_ba DOUBLE,
+        lift DOUBLE, leverage DOUBLE, conviction_ab DOUBLE, conviction_ba DOUBLE, jaccard DOUBLE, cosine DOUBLE,
+        npmi DOUBLE, shrunk_lift DOUBLE, p_value DOUBLE, q_value DOUBLE
+    )""",
+    """CREATE TABLE itemsets (
+        run_id INTEGER NOT NULL, items VARCHAR[] NOT NULL, length INTEGER, count BIGINT, support DOUBLE
+    )""",
+    """CREATE TABLE rules (
+        run_id INTEGER NOT NULL, antecedent VARCHAR[] NOT NULL, consequent VARCHAR NOT NULL, support DOUBLE,
+        confidence DOUBLE, lift DOUBLE, count BIGINT, coverage DOUBLE, leverage DOUBLE, conviction DOUBLE
+    )""",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables: products, orders, order lines, returns, events, ingest log, rejects", _V1),
+    Migration(2, "mining results: runs, pair statistics, itemsets, rules", _V2),
 )
 
 
@@ -144,4 +174,8 @@ CANONICAL_TABLES = (
     "events",
     "ingest_log",
     "rejected_rows",
+    "mining_runs",
+    "pair_stats",
+    "itemsets",
+    "rules",
 )

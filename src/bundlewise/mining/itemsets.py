@@ -1,0 +1,211 @@
+"""Frequent itemsets with arules semantics, level by level (Apriori), counted exactly.
+
+* support is counted over **all** baskets (empty ones included);
+* a threshold is inclusive: support >= min_support, i.e. count >= ceil(min_support * n)
+  (Groceries: 0.001 x 9,835 = 9.835 -> 10 baskets; arules prints 9 but returns only >= 10);
+* length 2 comes from the native pair counter, longer itemsets from candidates (joined on a
+  shared prefix, pruned when any subset is infrequent) whose support is the popcount of
+  the AND of their items' basket bitsets.
+
+Examples
+--------
+>>> from bundlewise.mining import Baskets
+>>> b = Baskets.from_lists([["a", "b", "c"], ["a", "b"], ["a", "c"], ["b"]])
+>>> sets = frequent_itemsets(b, min_count=2, max_len=3)
+>>> [(list(s), int(n)) for s, n in zip(sets.to_frame()["itemset"], sets.to_frame()["count"])]
+[(['a'], 3), (['b'], 3), (['c'], 2), (['a', 'b'], 2), (['a', 'c'], 2)]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bundlewise.errors import ConfigError
+from bundlewise.mining import _native
+from bundlewise.mining._validate import check_fraction, check_int
+from bundlewise.mining.baskets import Baskets
+from bundlewise.progress import NULL_PROGRESS, Progress
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 2_000_000  # candidates counted per native call (bounds the candidate arrays' memory)
+_MAX_BITSET_BYTES = 4 << 30
+
+
+def min_count_for(min_support: float, n_baskets: int) -> int:
+    """Smallest basket count with count / n >= min_support (robust to float rounding)."""
+    check_fraction("min_support", min_support)
+    return max(1, math.ceil(min_support * n_baskets * (1 - 1e-12)))
+
+
+@dataclass
+class Itemsets:
+    """Frequent itemsets, one level per length.
+
+    ``levels[k - 1]`` is ``(rows, counts)``: ``rows`` an int32 array (m, k) of item codes,
+    each row increasing, rows in lexicographic order; ``counts`` their basket counts.
+    """
+
+    item_ids: np.ndarray
+    n_baskets: int
+    min_count: int
+    levels: list[tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def n_itemsets(self) -> int:
+        return sum(len(c) for _, c in self.levels)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per itemset: ``itemset`` (tuple of ids), ``length``, ``count``, ``support``."""
+        frames = []
+        for rows, counts in self.levels:
+            ids = self.item_ids[rows]
+            frames.append(pd.DataFrame({"itemset": [tuple(r) for r in ids.tolist()], "length": rows.shape[1],
+                                        "count": counts, "support": counts / self.n_baskets}))
+        if not frames:
+            return pd.DataFrame({"itemset": [], "length": [], "count": [], "support": []})
+        return pd.concat(frames, ignore_index=True)
+
+    def lookup(self, rows: np.ndarray) -> np.ndarray:
+        """Counts of itemsets given as rows of codes (all of one length; must be frequent)."""
+        k = rows.shape[1]
+        if k == 0:
+            return np.full(len(rows), self.n_baskets, dtype=np.int64)
+        level_rows, level_counts = self.levels[k - 1]
+        keys = _keys(level_rows, len(self.item_ids))
+        want = _keys(rows, len(self.item_ids))
+        pos = np.searchsorted(keys, want)
+        pos = np.minimum(pos, len(keys) - 1)
+        if len(want) and not np.array_equal(keys[pos], want):
+            raise AssertionError("an itemset subset is missing: frequent-itemset closure broken")
+        return level_counts[pos]
+
+
+def _keys(rows: np.ndarray, n_items: int) -> np.ndarray:
+    """Sort-compatible keys of rows: base-n integers when they fit in int64, else raw bytes."""
+    k = rows.shape[1]
+    if k * math.log2(max(n_items, 2)) < 62:
+        keys = np.zeros(len(rows), dtype=np.int64)
+        for j in range(k):
+            keys = keys * n_items + rows[:, j]
+        return keys
+    # Big-endian bytes sort like the rows themselves (lexicographic).
+    data = np.ascontiguousarray(rows.astype(">i4"))
+    return data.view(np.dtype((np.void, 4 * k))).ravel()
+
+
+def frequent_itemsets(
+    baskets: Baskets,
+    min_support: float | None = None,
+    *,
+    min_count: int | None = None,
+    max_len: int = 10,
+    n_threads: int | None = None,
+    max_candidates: int = 200_000_000,
+    progress: Progress = NULL_PROGRESS,
+) -> Itemsets:
+    """All itemsets of up to ``max_len`` products in >= ``min_count`` baskets.
+
+    Give either ``min_support`` (a share of all baskets) or ``min_count`` (baskets).
+
+    Raises
+    ------
+    ConfigError
+        Bad thresholds, or more than ``max_candidates`` candidates at one length (raise the
+        support or lower ``max_len``; the message says where it blew up).
+    """
+    if (min_support is None) == (min_count is None):
+        raise ConfigError("give exactly one of min_support (share of baskets) or min_count (baskets)")
+    n = baskets.n_baskets
+    threshold = min_count_for(min_support, n) if min_support is not None else min_count
+    check_int("min_count", threshold, 1)
+    check_int("max_len", max_len, 1)
+    item_counts = baskets.item_counts()
+    frequent = np.flatnonzero(item_counts >= threshold).astype(np.int32)
+    levels = [(frequent.reshape(-1, 1), item_counts[frequent])]
+    if max_len == 1 or len(frequent) < 2:
+        return Itemsets(baskets.item_ids, n, threshold, levels)
+
+    # Keep frequent items only, renumbered 0..f-1 (increasing, so rows stay sorted).
+    remap = np.full(baskets.n_items, -1, dtype=np.int32)
+    remap[frequent] = np.arange(len(frequent), dtype=np.int32)
+    mapped = remap[baskets.indices]
+    keep = mapped >= 0
+    row_of = baskets.basket_of_entries()[keep]
+    sub_indices = mapped[keep]
+    sub_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_of, minlength=n), out=sub_indptr[1:])
+    n_f = len(frequent)
+
+    with progress.task("counting frequent pairs", total=None):
+        a, b, counts, _ = _native.pair_counts(sub_indptr, sub_indices, n_f, None, threshold, n_threads)
+    level_rows = np.stack([a, b], axis=1)
+    level_counts = counts
+    local_levels = [(np.arange(n_f, dtype=np.int32).reshape(-1, 1), item_counts[frequent]),
+                    (level_rows, level_counts)]
+    if max_len > 2 and len(level_rows):
+        n_words = (n + 63) // 64
+        if n_f * n_words * 8 > _MAX_BITSET_BYTES:
+            raise ConfigError(f"itemsets longer than 2 need {n_f * n_words * 8 / 2**30:.1f} GiB of basket bitsets "
+                              f"({n_f:,} frequent products x {n:,} baskets); raise min_support or use max_len=2")
+        bits = _native.bitsets(sub_indices, row_of, n_f, n)
+        for k in range(3, max_len + 1):
+            with progress.task(f"counting itemsets of length {k}", total=None):
+                level_rows, level_counts = _next_level(level_rows, bits, threshold, n_f, k, max_candidates,
+                                                       n_threads)
+            log.info("length %d: %d frequent itemsets", k, len(level_rows))
+            if not len(level_rows):
+                break
+            local_levels.append((level_rows, level_counts))
+    levels = [(frequent[rows], cnt) for rows, cnt in local_levels]
+    return Itemsets(baskets.item_ids, n, threshold, levels)
+
+
+def _next_level(prev: np.ndarray, bits: np.ndarray, threshold: int, n_f: int, k: int, max_candidates: int,
+                n_threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Join (k-1)-itemsets sharing their first k-2 items, prune, count; keep the frequent ones."""
+    m = len(prev)
+    if m < 2:
+        return np.empty((0, k), dtype=np.int32), np.empty(0, dtype=np.int64)
+    prefix_change = np.any(prev[1:, : k - 2] != prev[:-1, : k - 2], axis=1)
+    starts = np.concatenate([[0], np.flatnonzero(prefix_change) + 1])
+    ends = np.concatenate([starts[1:], [m]])
+    group_end = np.repeat(ends, ends - starts)
+    per_row = group_end - np.arange(m) - 1  # partners after each row within its group
+    total = int(per_row.sum())
+    if total > max_candidates:
+        raise ConfigError(f"{total:,} candidate itemsets of length {k} (limit {max_candidates:,}); raise "
+                          f"min_support or lower max_len to {k - 1}")
+    prev_keys = _keys(prev, n_f)
+    out_rows, out_counts = [], []
+    cum = np.cumsum(per_row)
+    row = 0
+    while row < m:  # chunks of rows whose candidates fit in one native call
+        stop = int(np.searchsorted(cum, (cum[row - 1] if row else 0) + _CHUNK, side="right"))
+        stop = max(stop, row + 1)
+        counts_i = per_row[row:stop]
+        n_c = int(counts_i.sum())
+        if n_c:
+            left = np.repeat(np.arange(row, stop), counts_i)
+            offset = np.arange(n_c) - np.repeat(np.cumsum(counts_i) - counts_i, counts_i)
+            right = left + 1 + offset
+            cands = np.concatenate([prev[left], prev[right, -1:]], axis=1)
+            # every (k-1)-subset must be frequent; dropping either of the last two gives a parent
+            ok = np.ones(n_c, dtype=bool)
+            for drop in range(k - 2):
+                sub = np.delete(cands, drop, axis=1)
+                ok &= np.isin(_keys(sub, n_f), prev_keys)
+            cands = cands[ok]
+            support = _native.support_join(bits, prev, left[ok], cands[:, -1], n_threads)
+            frequent = support >= threshold
+            out_rows.append(cands[frequent])
+            out_counts.append(support[frequent])
+        row = stop
+    if not out_rows:
+        return np.empty((0, k), dtype=np.int32), np.empty(0, dtype=np.int64)
+    return np.concatenate(out_rows), np.concatenate(out_counts)

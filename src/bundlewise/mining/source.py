@@ -1,0 +1,80 @@
+"""Where baskets come from: the warehouse (with segment and date filters) or a basket file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bundlewise.config import IngestConfig
+from bundlewise.errors import ConfigError
+from bundlewise.ingest.readers import inspect_source, open_reader
+from bundlewise.ingest.warehouse import Warehouse
+from bundlewise.mining.baskets import Baskets
+from bundlewise.progress import NULL_PROGRESS, Progress
+
+
+@dataclass(frozen=True)
+class BasketQuery:
+    """Which baskets to mine: all, or those of some segments (country, customer group),
+    stores, customers or a date range (``since`` inclusive, ``until`` exclusive)."""
+
+    segments: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, values in (("o.segment", self.segments), ("o.store_id", self.stores),
+                               ("o.customer_id", self.customers)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        if self.since:
+            clauses.append("o.ordered_at >= CAST(? AS TIMESTAMP)")
+            params.append(self.since)
+        if self.until:
+            clauses.append("o.ordered_at < CAST(? AS TIMESTAMP)")
+            params.append(self.until)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def describe(self) -> str:
+        parts = [f"{name}={','.join(v)}" for name, v in (("segment", self.segments), ("store", self.stores),
+                                                           ("customer", self.customers)) if v]
+        parts += [f"since={self.since}"] if self.since else []
+        parts += [f"until={self.until}"] if self.until else []
+        return " ".join(parts) or "all baskets"
+
+
+def load_baskets(wh: Warehouse, query: BasketQuery = BasketQuery(), progress: Progress = NULL_PROGRESS) -> Baskets:
+    """The warehouse's baskets (``basket_items``: sales of real products) that match ``query``."""
+    where, params = query.where()
+    with progress.task("loading baskets", total=None):
+        table = wh.con.sql(
+            f"""SELECT b.order_id, b.product_id, o.ordered_at
+                FROM basket_items b JOIN orders o USING (order_id){where}
+                ORDER BY b.order_id, b.product_id""", params=params).to_arrow_table()
+    if table.num_rows == 0:
+        raise ConfigError(f"no baskets match ({query.describe()}); load orders first ('bundlewise ingest orders' "
+                          "or 'bundlewise datasets load') or widen the filters")
+    baskets = Baskets.from_long(table.column("order_id"), table.column("product_id"), table.column("ordered_at"))
+    baskets.meta["query"] = query.describe()
+    return baskets
+
+
+def read_basket_file(path: str | Path, *, delimiter: str | None = None, encoding: str | None = None,
+                     progress: Progress = NULL_PROGRESS) -> Baskets:
+    """Baskets from a plain file with one basket per line (``a,b,c``), no warehouse needed."""
+    cfg = IngestConfig(kind="orders", file_format="baskets", delimiter=delimiter, encoding=encoding)
+    info = inspect_source(path, cfg)
+    reader = open_reader(info, cfg)
+    with progress.task(f"reading {info.name}", total=info.size) as task:
+        table = reader.stream(task).read_all()
+    n_lines = int(table.column("basket").to_numpy(zero_copy_only=False)[-1]) if table.num_rows else 0
+    baskets = Baskets.from_long(table.column("basket"), table.column("item"))
+    if baskets.n_baskets != n_lines:  # pragma: no cover - basket numbers are dense by construction
+        raise AssertionError("basket numbering is not dense")
+    baskets.meta["source"] = str(path)
+    return baskets

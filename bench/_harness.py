@@ -1,9 +1,11 @@
-"""Shared benchmark harness: run each contender in a fresh process, report time and peak memory.
+"""Shared benchmark harness: each contender runs in a fresh process; we report its time and
+peak memory over the timed section only.
 
-Each contender is a function in a bench module; ``measure`` runs
-``python -m bench.<module> --contender NAME ...`` in a subprocess, which prints one JSON
-line with the seconds of the timed section, the baseline RSS (after imports) and the
-peak RSS. Fresh processes keep one contender's memory from leaking into another's.
+A contender is a function ``f(clock, **kwargs) -> dict``; it prepares its inputs, calls
+``clock.start()`` right before the work and ``clock.stop()`` right after. Memory is the
+peak resident set size of the whole process tree (so a JVM child counts) above the RSS at
+``clock.start()``: sampled every 10 ms, and exact when the process's own lifetime peak was
+set inside the timed section.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,48 +26,98 @@ SHARED = ROOT.parent / "shared" / "datasets"
 
 
 def rss_mb() -> float:
-    """Current resident set size in MiB (Linux)."""
+    """Current resident set size of this process in MiB (Linux)."""
     with open("/proc/self/statm") as fh:
         pages = int(fh.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _tree_rss_mb() -> float:
+    import psutil
+
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+class Clock:
+    """Times one section and samples the memory of the process tree meanwhile."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+        self.baseline_mb = 0.0
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+        self._maxrss_at_start = 0.0
+
+    def start(self) -> None:
+        self.baseline_mb = _tree_rss_mb()
+        self.peak_mb = self.baseline_mb
+        self._maxrss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        self._t0 = time.perf_counter()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak_mb = max(self.peak_mb, _tree_rss_mb())
+
+    def stop(self) -> None:
+        self.seconds = time.perf_counter() - self._t0
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if maxrss > self._maxrss_at_start:  # this process's lifetime peak happened inside the section
+            children = _tree_rss_mb() - rss_mb()
+            self.peak_mb = max(self.peak_mb, maxrss + max(children, 0.0))
 
 
 def child_main(contenders: dict[str, Callable[..., dict | None]], preload: tuple[str, ...] = ()) -> None:
     """Entry point of the child process: run one contender, print one JSON line.
 
-    ``preload`` modules are imported before the baseline is taken, for every contender
-    alike, so import time and import memory are not counted as work.
+    ``preload`` modules are imported first, for every contender alike, so import time and
+    import memory are never counted as work.
     """
     import argparse
     import importlib
 
     for name in preload:
         importlib.import_module(name)
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--contender", required=True, choices=sorted(contenders))
     parser.add_argument("--arg", action="append", default=[])
     args = parser.parse_args()
     kwargs = dict(a.split("=", 1) for a in args.arg)
-    baseline = rss_mb()
-    t0 = time.perf_counter()
-    extra = contenders[args.contender](**kwargs) or {}
-    seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "baseline_mb": baseline, "peak_mb": peak_rss_mb(), **extra}))
+    clock = Clock()
+    extra = contenders[args.contender](clock, **kwargs) or {}
+    if clock.seconds is None:
+        raise RuntimeError(f"contender {args.contender} never called clock.start()/stop()")
+    print(json.dumps({"seconds": clock.seconds, "baseline_mb": clock.baseline_mb, "peak_mb": clock.peak_mb,
+                      **extra}))
 
 
 def measure(module: str, contender: str, repeats: int = 3, timeout: float = 3600, **kwargs: object) -> dict:
-    """Run a contender ``repeats`` times in fresh processes; median seconds, max peak memory."""
+    """Run a contender ``repeats`` times in fresh processes; median seconds, max peak memory.
+
+    A run that exceeds ``timeout`` seconds is reported as ``{"timeout": True}``.
+    """
     runs = []
     for _ in range(repeats):
         cmd = [sys.executable, "-m", f"bench.{module}", "--contender", contender]
         for k, v in kwargs.items():
             cmd += ["--arg", f"{k}={v}"]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"timeout": True, "seconds": float("nan"), "delta_mb": float("nan"), "peak_mb": float("nan")}
         if proc.returncode != 0:
             raise RuntimeError(f"{contender} failed:\n{proc.stderr[-3000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))

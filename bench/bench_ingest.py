@@ -30,31 +30,39 @@ def _db() -> str:
     return str(path)
 
 
-def bundlewise(path: str = str(FILE)) -> dict:
+def bundlewise(clock, path: str = str(FILE)) -> dict:  # type: ignore[no-untyped-def]
     from bundlewise.config import IngestConfig
     from bundlewise.ingest import Warehouse, ingest_files
 
-    with Warehouse(_db()) as wh:
+    db = _db()
+    clock.start()
+    with Warehouse(db) as wh:
         [r] = ingest_files(wh, [path], IngestConfig(kind="orders", preset="online-retail"))
+    clock.stop()
     return {"sale_lines": r.details["sale_lines"], "sale_orders": r.details["sale_orders"]}
 
 
-def pandas_bare(path: str = str(FILE)) -> dict:
+def pandas_bare(clock, path: str = str(FILE)) -> dict:  # type: ignore[no-untyped-def]
     import duckdb
     import pandas as pd
 
+    db = _db()
+    clock.start()
     df = pd.read_csv(path, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str},
                      parse_dates=["InvoiceDate"])
-    con = duckdb.connect(_db())
+    con = duckdb.connect(db)
     con.execute("CREATE TABLE lines AS SELECT * FROM df")
     con.close()
+    clock.stop()
     return {"rows": len(df)}
 
 
-def pandas_clean(path: str = str(FILE)) -> dict:
+def pandas_clean(clock, path: str = str(FILE)) -> dict:  # type: ignore[no-untyped-def]
     import duckdb
     import pandas as pd
 
+    db = _db()
+    clock.start()
     df = pd.read_csv(path, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str},
                      parse_dates=["InvoiceDate"])
     df["CustomerID"] = df["CustomerID"].str.replace(r"\.0$", "", regex=True)
@@ -77,7 +85,7 @@ def pandas_clean(path: str = str(FILE)) -> dict:
     products = products.join(prices, how="outer").reset_index()
     products["is_product"] = ~(products["StockCode"].isin(FEES) | products["StockCode"].str.startswith("gift_0001_"))
     sale = (~is_return) & (df["Quantity"] > 0) & (df["UnitPrice"] > 0)
-    con = duckdb.connect(_db())
+    con = duckdb.connect(db)
     con.execute("BEGIN")
     for name, frame in (("orders", orders), ("order_lines", lines), ("returns", returns), ("products", products)):
         con.register("frame", frame)
@@ -85,6 +93,7 @@ def pandas_clean(path: str = str(FILE)) -> dict:
         con.unregister("frame")
     con.execute("COMMIT")
     con.close()
+    clock.stop()
     return {"sale_lines": int(sale.sum()), "sale_orders": int(df.loc[sale, "InvoiceNo"].nunique()),
             "fee_lines": int((sale & is_fee).sum())}
 

@@ -45,20 +45,25 @@ static int cmp_i32(const void *x, const void *y) {
 void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_baskets, int32_t n_items,
                     const double *weights, int64_t min_count, int n_threads) {
     int64_t nnz = indptr[n_baskets];
-    /* CSC with the position of each entry inside its basket */
+    /* CSC holding, for every entry, the range of the basket after it: [pos + 1, end). Only the
+     * entry's position and its basket's end are needed, not the basket itself. */
     int64_t *colptr = calloc((size_t)n_items + 1, sizeof(int64_t));
-    int64_t *col_row = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t));
     int64_t *col_pos = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t));
+    int64_t *col_end = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t));
+    int64_t *col_row = weights ? malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t)) : NULL;
     int64_t *cursor = malloc(((size_t)n_items + 1) * sizeof(int64_t));
-    if (!colptr || !col_row || !col_pos || !cursor) { free(colptr); free(col_row); free(col_pos); free(cursor); return NULL; }
+    if (!colptr || !col_pos || !col_end || (weights && !col_row) || !cursor) {
+        free(colptr); free(col_pos); free(col_end); free(col_row); free(cursor); return NULL;
+    }
     for (int64_t k = 0; k < nnz; k++) colptr[indices[k] + 1]++;
     for (int32_t i = 0; i < n_items; i++) colptr[i + 1] += colptr[i];
     memcpy(cursor, colptr, ((size_t)n_items + 1) * sizeof(int64_t));
     for (int64_t r = 0; r < n_baskets; r++)
         for (int64_t k = indptr[r]; k < indptr[r + 1]; k++) {
             int64_t dst = cursor[indices[k]]++;
-            col_row[dst] = r;
             col_pos[dst] = k;
+            col_end[dst] = indptr[r + 1];
+            if (col_row) col_row[dst] = r;
         }
     free(cursor);
 
@@ -87,9 +92,8 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
                 for (int32_t a = 0; a < n_items; a++) {
                     int32_t n_touched = 0;
                     for (int64_t e = colptr[a]; e < colptr[a + 1]; e++) {
-                        int64_t r = col_row[e];
-                        double wr = weights ? weights[r] : 0.0;
-                        for (int64_t k = col_pos[e] + 1; k < indptr[r + 1]; k++) {
+                        double wr = weights ? weights[col_row[e]] : 0.0;
+                        for (int64_t k = col_pos[e] + 1; k < col_end[e]; k++) {
                             int32_t b = indices[k];
                             if (acc[b] == 0) touched[n_touched++] = b;
                             acc[b]++;
@@ -129,7 +133,7 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
             free(acc); free(wacc); free(touched);
         }
     }
-    free(colptr); free(col_row); free(col_pos);
+    free(colptr); free(col_row); free(col_pos); free(col_end);
 
     pair_result *res = calloc(1, sizeof(pair_result));
     if (!res) failed = 1;
@@ -191,10 +195,11 @@ void bw_pair_free(void *handle) {
  * Bitsets: one row of n_words 64-bit words per item; bit r set when basket r holds it.
  * ------------------------------------------------------------------------------------ */
 
-/* col_item[k], col_row[k] for k < nnz: item (0..n_rows-1) and basket of each entry. */
-void bw_bitsets(const int32_t *col_item, const int64_t *col_row, int64_t nnz, int64_t n_words, uint64_t *out) {
-    for (int64_t k = 0; k < nnz; k++)
-        out[(int64_t)col_item[k] * n_words + (col_row[k] >> 6)] |= (uint64_t)1 << (col_row[k] & 63);
+/* From a CSR incidence: row i of the output is the bitset of item i over the baskets. */
+void bw_bitsets(const int64_t *indptr, const int32_t *indices, int64_t n_baskets, int64_t n_words, uint64_t *out) {
+    for (int64_t r = 0; r < n_baskets; r++)
+        for (int64_t k = indptr[r]; k < indptr[r + 1]; k++)
+            out[(int64_t)indices[k] * n_words + (r >> 6)] |= (uint64_t)1 << (r & 63);
 }
 
 /* Support of each candidate itemset: popcount of the AND of its k item rows. */
@@ -311,18 +316,11 @@ void bw_hypergeom_sf(const int64_t *k, const int64_t *K, const int64_t *n, int64
  * and de-duplicated (a product bought twice in one order is one basket item).
  * indptr has n_baskets + 1 entries, indices room for n; returns the number of entries kept.
  * ------------------------------------------------------------------------------------ */
-int64_t bw_csr(const int64_t *bcode, const int32_t *icode, int64_t n, int64_t n_baskets, int64_t *indptr,
-               int32_t *indices) {
-    memset(indptr, 0, (size_t)(n_baskets + 1) * sizeof(int64_t));
-    for (int64_t k = 0; k < n; k++) indptr[bcode[k] + 1]++;
-    for (int64_t r = 0; r < n_baskets; r++) indptr[r + 1] += indptr[r];
-    int64_t *cursor = malloc((size_t)(n_baskets + 1) * sizeof(int64_t));
-    if (!cursor) return -1;
-    memcpy(cursor, indptr, (size_t)(n_baskets + 1) * sizeof(int64_t));
-    for (int64_t k = 0; k < n; k++) indices[cursor[bcode[k]]++] = icode[k];
-    free(cursor);
+/* Sort and de-duplicate every row of a CSR in place; rows are compacted, indptr updated.
+ * Returns the number of entries kept. */
+int64_t bw_sort_rows(int64_t *indptr, int32_t *indices, int64_t n_rows) {
     int64_t out = 0;
-    for (int64_t r = 0; r < n_baskets; r++) {
+    for (int64_t r = 0; r < n_rows; r++) {
         int64_t s = indptr[r], e = indptr[r + 1];
         int32_t *row = indices + s;
         int64_t m = e - s;
@@ -338,10 +336,94 @@ int64_t bw_csr(const int64_t *bcode, const int32_t *icode, int64_t n, int64_t n_
         for (int64_t i = 0; i < m; i++)
             if (i == 0 || row[i] != row[i - 1]) indices[out++] = row[i];
     }
-    indptr[n_baskets] = out;
+    indptr[n_rows] = out;
     return out;
 }
 
-/* Importable as a module only so setuptools builds it as an extension; it is loaded with ctypes. */
-static struct PyModuleDef kernels_module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, NULL};
+int64_t bw_csr(const int64_t *bcode, const int32_t *icode, int64_t n, int64_t n_baskets, int64_t *indptr,
+               int32_t *indices) {
+    memset(indptr, 0, (size_t)(n_baskets + 1) * sizeof(int64_t));
+    for (int64_t k = 0; k < n; k++) indptr[bcode[k] + 1]++;
+    for (int64_t r = 0; r < n_baskets; r++) indptr[r + 1] += indptr[r];
+    int64_t *cursor = malloc((size_t)(n_baskets + 1) * sizeof(int64_t));
+    if (!cursor) return -1;
+    memcpy(cursor, indptr, (size_t)(n_baskets + 1) * sizeof(int64_t));
+    for (int64_t k = 0; k < n; k++) indices[cursor[bcode[k]]++] = icode[k];
+    free(cursor);
+    return bw_sort_rows(indptr, indices, n_baskets);
+}
+
+/* ------------------------------------------------------------------------------------
+ * encode_lists(baskets) -> (indptr: bytes of int64, codes: bytes of int32, vocabulary: list)
+ * The one Python-facing function: turns a list of baskets (sequences of str) into integer
+ * codes in one pass, without building a flat list of every line first. Codes follow the
+ * order of first appearance; the caller sorts the vocabulary.
+ * ------------------------------------------------------------------------------------ */
+static PyObject *encode_lists(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyObject *outer = PySequence_Fast(arg, "baskets must be a sequence of sequences");
+    if (!outer) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(outer);
+    PyObject **rows = PySequence_Fast_ITEMS(outer);
+    PyObject *indptr_b = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int64_t));
+    PyObject *index = PyDict_New();
+    PyObject *vocab = PyList_New(0);
+    PyObject *codes_b = NULL;
+    if (!indptr_b || !index || !vocab) goto fail;
+    int64_t *indptr = (int64_t *)PyBytes_AS_STRING(indptr_b);
+    indptr[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t m = PyObject_Length(rows[i]);
+        if (m < 0) { PyErr_Format(PyExc_TypeError, "basket %zd is not a sequence", i); goto fail; }
+        indptr[i + 1] = indptr[i] + m;
+    }
+    codes_b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)indptr[n] * (Py_ssize_t)sizeof(int32_t));
+    if (!codes_b) goto fail;
+    int32_t *codes = (int32_t *)PyBytes_AS_STRING(codes_b);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PySequence_Fast(rows[i], "a basket must be a sequence of product ids");
+        if (!row) goto fail;
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(row);
+        if (m != indptr[i + 1] - indptr[i]) { Py_DECREF(row); PyErr_SetString(PyExc_RuntimeError, "basket changed size"); goto fail; }
+        PyObject **items = PySequence_Fast_ITEMS(row);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *key = items[j];
+            int owned = 0;
+            if (!PyUnicode_CheckExact(key)) {
+                key = PyObject_Str(key);
+                if (!key) { Py_DECREF(row); goto fail; }
+                owned = 1;
+            }
+            PyObject *code = PyDict_GetItemWithError(index, key);
+            long value;
+            if (code) value = PyLong_AsLong(code);
+            else {
+                if (PyErr_Occurred()) { if (owned) Py_DECREF(key); Py_DECREF(row); goto fail; }
+                value = (long)PyList_GET_SIZE(vocab);
+                PyObject *v = PyLong_FromLong(value);
+                if (!v || PyDict_SetItem(index, key, v) < 0 || PyList_Append(vocab, key) < 0) {
+                    Py_XDECREF(v); if (owned) Py_DECREF(key); Py_DECREF(row); goto fail;
+                }
+                Py_DECREF(v);
+            }
+            codes[indptr[i] + j] = (int32_t)value;
+            if (owned) Py_DECREF(key);
+        }
+        Py_DECREF(row);
+    }
+    Py_DECREF(outer);
+    Py_DECREF(index);
+    return Py_BuildValue("(NNN)", indptr_b, codes_b, vocab);
+fail:
+    Py_XDECREF(outer); Py_XDECREF(index); Py_XDECREF(vocab); Py_XDECREF(indptr_b); Py_XDECREF(codes_b);
+    return NULL;
+}
+
+static PyMethodDef kernel_methods[] = {
+    {"encode_lists", encode_lists, METH_O, "encode_lists(baskets) -> (indptr bytes, codes bytes, vocabulary)"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* The numeric kernels are called through ctypes (plain pointers); encode_lists through Python. */
+static struct PyModuleDef kernels_module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, kernel_methods};
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kernels_module); }

@@ -41,6 +41,8 @@ def _lib() -> ctypes.CDLL:
     lib.bw_support.argtypes = [_ptr, _i64, _ptr, _i64, _i32, _ptr, ctypes.c_int]
     lib.bw_support_join.restype = None
     lib.bw_support_join.argtypes = [_ptr, _i64, _ptr, _i32, _ptr, _ptr, _i64, _ptr, _ptr, ctypes.c_int]
+    lib.bw_sort_rows.restype = _i64
+    lib.bw_sort_rows.argtypes = [_ptr, _ptr, _i64]
     lib.bw_csr.restype = _i64
     lib.bw_csr.argtypes = [_ptr, _ptr, _i64, _i64, _ptr, _ptr]
     lib.bw_hypergeom_sf.restype = None
@@ -111,13 +113,37 @@ def csr_from_codes(basket_codes: np.ndarray, item_codes: np.ndarray, n_baskets: 
     return indptr, indices[:nnz].copy() if nnz < len(indices) // 2 else indices[:nnz]
 
 
-def bitsets(col_item: np.ndarray, col_row: np.ndarray, n_rows: int, n_baskets: int) -> np.ndarray:
-    """Packed bitsets, shape ``(n_rows, ceil(n_baskets / 64))``: bit r of row i = item i in basket r."""
-    col_item = _arr(col_item, np.int32)
-    col_row = _arr(col_row, np.int64)
+def encode_lists(baskets: list) -> tuple[np.ndarray, np.ndarray, list]:  # type: ignore[type-arg]
+    """(indptr int64, item codes int32 in order of first appearance, vocabulary) of a list of baskets.
+
+    Rows are not yet sorted or de-duplicated (see :func:`sort_rows`).
+    """
+    from bundlewise.mining import _kernels  # the compiled module itself (Python-facing function)
+
+    indptr_b, codes_b, vocab = _kernels.encode_lists(baskets)
+    # read-only views of the bytes; callers derive new arrays from them
+    return np.frombuffer(indptr_b, dtype=np.int64), np.frombuffer(codes_b, dtype=np.int32), vocab
+
+
+def sort_rows(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort and de-duplicate each CSR row; ``indices`` is sorted in place when it is a writable int32
+    array (pass a copy to keep the original). Returns the compacted arrays."""
+    indptr = np.array(indptr, dtype=np.int64)
+    if not (indices.dtype == np.int32 and indices.flags.writeable and indices.flags.c_contiguous):
+        indices = np.array(indices, dtype=np.int32)
+    nnz = _lib().bw_sort_rows(_p(indptr), _p(indices), len(indptr) - 1)
+    return indptr, indices[:nnz]
+
+
+def bitsets(indptr: np.ndarray, indices: np.ndarray, n_rows: int) -> np.ndarray:
+    """Packed bitsets from a CSR incidence, shape ``(n_rows, ceil(n_baskets / 64))``: bit r of row i
+    is set when basket r holds item i."""
+    indptr = _arr(indptr, np.int64)
+    indices = _arr(indices, np.int32)
+    n_baskets = len(indptr) - 1
     n_words = max(1, (n_baskets + 63) // 64)
     out = np.zeros((n_rows, n_words), dtype=np.uint64)
-    _lib().bw_bitsets(_p(col_item), _p(col_row), len(col_item), n_words, _p(out))
+    _lib().bw_bitsets(_p(indptr), _p(indices), n_baskets, n_words, _p(out))
     return out
 
 

@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -158,21 +157,18 @@ class Baskets:
     @classmethod
     def from_lists(cls, baskets: Iterable[Iterable[object]]) -> Baskets:
         """From an iterable of baskets (each an iterable of product ids; non-strings become text)."""
-        baskets = [b if isinstance(b, (list, tuple)) else list(b) for b in baskets]
-        lengths = np.fromiter(map(len, baskets), dtype=np.int64, count=len(baskets))
-        flat = pa.array(list(chain.from_iterable(baskets)))
-        if not pa.types.is_string(flat.type):
-            flat = pc.cast(flat, pa.string()) if len(flat) else pa.array([], type=pa.string())
-        enc = pc.dictionary_encode(flat)
-        vocab, rank = _sorted_vocabulary(enc.dictionary)
-        item_codes = rank[enc.indices.to_numpy(zero_copy_only=False)]
-        basket_codes = np.repeat(np.arange(len(baskets), dtype=np.int64), lengths)
-        return cls.from_codes(basket_codes, item_codes, vocab, len(baskets))
+        rows = baskets if isinstance(baskets, (list, tuple)) else list(baskets)
+        indptr, codes, first_seen = _native.encode_lists(rows)
+        vocab, rank = _sorted_vocabulary(first_seen)
+        indptr, indices = _native.sort_rows(indptr, rank[codes])
+        return cls(indptr, indices, vocab)
 
 
-def _sorted_vocabulary(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_vocabulary(dictionary: pa.Array | list) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
     """The dictionary sorted (so codes do not depend on row order) and each entry's rank in it."""
-    vocab = np.asarray(dictionary.to_pylist(), dtype=object)
+    values = dictionary.to_pylist() if isinstance(dictionary, pa.Array) else dictionary
+    vocab = np.empty(len(values), dtype=object)
+    vocab[:] = values
     order = np.argsort(vocab.astype(str), kind="stable")
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)

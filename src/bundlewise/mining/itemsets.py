@@ -33,7 +33,7 @@ from bundlewise.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 2_000_000  # candidates counted per native call (bounds the candidate arrays' memory)
+_CHUNK = 100_000  # candidates generated per step (bounds the temporary arrays' memory)
 _MAX_BITSET_BYTES = 4 << 30
 
 
@@ -136,10 +136,11 @@ def frequent_itemsets(
     remap[frequent] = np.arange(len(frequent), dtype=np.int32)
     mapped = remap[baskets.indices]
     keep = mapped >= 0
-    row_of = baskets.basket_of_entries()[keep]
     sub_indices = mapped[keep]
-    sub_indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_of, minlength=n), out=sub_indptr[1:])
+    kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    sub_indptr = kept_before[baskets.indptr]
+    del mapped, keep, kept_before
     n_f = len(frequent)
 
     with progress.task("counting frequent pairs", total=None):
@@ -153,7 +154,7 @@ def frequent_itemsets(
         if n_f * n_words * 8 > _MAX_BITSET_BYTES:
             raise ConfigError(f"itemsets longer than 2 need {n_f * n_words * 8 / 2**30:.1f} GiB of basket bitsets "
                               f"({n_f:,} frequent products x {n:,} baskets); raise min_support or use max_len=2")
-        bits = _native.bitsets(sub_indices, row_of, n_f, n)
+        bits = _native.bitsets(sub_indptr, sub_indices, n_f)
         for k in range(3, max_len + 1):
             with progress.task(f"counting itemsets of length {k}", total=None):
                 level_rows, level_counts = _next_level(level_rows, bits, threshold, n_f, k, max_candidates,
@@ -198,8 +199,9 @@ def _next_level(prev: np.ndarray, bits: np.ndarray, threshold: int, n_f: int, k:
             # every (k-1)-subset must be frequent; dropping either of the last two gives a parent
             ok = np.ones(n_c, dtype=bool)
             for drop in range(k - 2):
-                sub = np.delete(cands, drop, axis=1)
-                ok &= np.isin(_keys(sub, n_f), prev_keys)
+                sub = _keys(np.delete(cands, drop, axis=1), n_f)
+                pos = np.minimum(np.searchsorted(prev_keys, sub), m - 1)  # prev rows are sorted: so are keys
+                ok &= prev_keys[pos] == sub
             cands = cands[ok]
             support = _native.support_join(bits, prev, left[ok], cands[:, -1], n_threads)
             frequent = support >= threshold

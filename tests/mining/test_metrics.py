@@ -59,9 +59,14 @@ def test_fisher_matches_scipy_on_many_tables() -> None:
     assert metrics.fisher_p_value(k, a, b, n)[0] == pytest.approx(p, rel=1e-9)
 
 
-def test_tiny_p_values_keep_their_precision() -> None:
-    p = metrics.fisher_p_value(200, 210, 220, 100_000)[0]
-    assert 0 < p < 1e-300 or p == pytest.approx(hypergeom.sf(199, 100_000, 210, 220), rel=1e-6)
+def test_tiny_p_values_keep_their_precision_in_log_space() -> None:
+    # p ≈ 4e-581: zero as a double, exact as a log
+    log_p = metrics.fisher_log_p_value(200, 210, 220, 100_000)[0]
+    assert log_p == pytest.approx(hypergeom.logsf(199, 100_000, 210, 220), rel=1e-10)
+    assert metrics.fisher_p_value(200, 210, 220, 100_000)[0] == 0.0
+    stats = CoPurchaseStats(min_count=1).fit(Baskets.from_lists([["a", "b"]] * 300 + [["c"]] * 30_000))
+    row = stats.pair_stats().iloc[0]
+    assert row["p_value"] == 0.0 and row["neg_log10_p"] > 300
 
 
 def test_benjamini_hochberg_by_hand() -> None:

@@ -21,6 +21,21 @@ SinceOpt = Annotated[str | None, typer.Option("--since", help="Only baskets orde
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Only baskets ordered before this date.")]
 
 
+def _titles(wh: Warehouse | None, ids: set[str]) -> dict[str, str]:
+    """Product titles for display (ids are often opaque codes); empty without a warehouse."""
+    if wh is None or not ids:
+        return {}
+    rows = wh.con.execute("SELECT product_id, title FROM products WHERE product_id IN (SELECT unnest(?))",
+                          [sorted(ids)]).fetchall()
+    return {pid: title for pid, title in rows if title and title != pid}
+
+
+def _label(pid: str, titles: dict[str, str], width: int = 28) -> str:
+    title = titles.get(pid)
+    text = f"{pid} {title}" if title else pid
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def mine_cmd(
     min_count: Annotated[int, typer.Option("--min-count", help="Keep pairs/itemsets in >= N baskets.")] = 5,
     max_len: Annotated[int, typer.Option("--max-len", help="Longest itemset stored (2 = pairs only; longer "
@@ -41,18 +56,19 @@ def mine_cmd(
                        since=since, until=until)
     with Warehouse(STATE.db) as wh, progress() as bars:
         s = mine(wh, cfg, bars, top=top)
+        titles = _titles(wh, set(s.top_pairs["item_a"]) | set(s.top_pairs["item_b"]))
     out.print(f"mining run #{s.run_id} ({s.seconds:.1f} s): {s.n_baskets:,} baskets ({s.query}), "
               f"{s.n_dropped_baskets:,} left out by the size cap, {s.n_items:,} products")
     out.print(f"pairs in >= {min_count} baskets: {s.n_pairs:,} · significant (BH q < {SIGNIFICANCE}): "
               f"{s.n_significant:,}")
     out.print("frequent itemsets by length: " + ", ".join(f"{k}: {v:,}" for k, v in s.itemsets_by_length.items()))
-    t = Table("product a", "product b", "baskets", "lift", "shrunk lift", "conf a→b", "conf b→a", "q-value",
+    t = Table("product a", "product b", "baskets", "lift", "shrunk lift", "conf a→b", "conf b→a", "-log10 p",
               box=None, pad_edge=False)
     for column in t.columns[:2]:
         column.no_wrap = True
     for r in s.top_pairs.itertuples():
-        t.add_row(str(r.item_a), str(r.item_b), f"{r.n_ab:,}", f"{r.lift:.2f}", f"{r.shrunk_lift:.2f}",
-                  f"{r.confidence_ab:.2f}", f"{r.confidence_ba:.2f}", f"{r.q_value:.1e}")
+        t.add_row(_label(r.item_a, titles), _label(r.item_b, titles), f"{r.n_ab:,}", f"{r.lift:.2f}", f"{r.shrunk_lift:.2f}",
+                  f"{r.confidence_ab:.2f}", f"{r.confidence_ba:.2f}", f"{r.neg_log10_p:.1f}")
     out.print(t)
 
 
@@ -76,6 +92,7 @@ def rules_cmd(
     cfg = RulesConfig(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, min_len=min_len,
                       max_len=max_len, segments=tuple(segment or ()), stores=tuple(store or ()), since=since,
                       until=until)
+    titles: dict[str, str] = {}
     with progress() as bars:
         if baskets_file is not None:
             baskets = read_basket_file(baskets_file, progress=bars)
@@ -84,6 +101,8 @@ def rules_cmd(
             with Warehouse(STATE.db) as wh:
                 baskets = load_baskets(wh, BasketQuery(cfg.segments, cfg.stores, (), cfg.since, cfg.until), bars)
                 s = mine_rules(baskets, cfg, wh=wh, output=output, progress=bars)
+                shown = s.rules.head(top)
+                titles = _titles(wh, {x for a in shown["antecedent"] for x in a} | set(shown["consequent"]))
     out.print(f"{len(s.rules):,} rules from {s.n_baskets:,} baskets and {s.n_items:,} products "
               f"(support >= {min_support} = {s.min_count:,} baskets, confidence >= {min_confidence}; "
               f"{s.seconds:.2f} s)")
@@ -95,7 +114,8 @@ def rules_cmd(
     for column in t.columns[:2]:
         column.no_wrap = True
     for r in s.rules.head(top).itertuples():
-        t.add_row("{" + ",".join(r.antecedent) + "}", "{" + str(r.consequent) + "}", f"{r.support:.6f}",
+        t.add_row("{" + ", ".join(_label(x, titles) for x in r.antecedent) + "}",
+                  "{" + _label(str(r.consequent), titles) + "}", f"{r.support:.6f}",
                   f"{r.confidence:.4f}", f"{r.lift:.4f}", f"{r.count:,}")
     out.print(t)
 

@@ -143,7 +143,7 @@ _V2 = (
         run_id INTEGER NOT NULL, product_a VARCHAR NOT NULL, product_b VARCHAR NOT NULL,
         n_ab BIGINT, n_a BIGINT, n_b BIGINT, support DOUBLE, confidence_ab DOUBLE, confidence_ba DOUBLE,
         lift DOUBLE, leverage DOUBLE, conviction_ab DOUBLE, conviction_ba DOUBLE, jaccard DOUBLE, cosine DOUBLE,
-        npmi DOUBLE, shrunk_lift DOUBLE, p_value DOUBLE, q_value DOUBLE
+        npmi DOUBLE, shrunk_lift DOUBLE, p_value DOUBLE, neg_log10_p DOUBLE, q_value DOUBLE
     )""",
     """CREATE TABLE itemsets (
         run_id INTEGER NOT NULL, items VARCHAR[] NOT NULL, length INTEGER, count BIGINT, support DOUBLE

@@ -32,7 +32,7 @@ typedef struct {
     int32_t n_items;
     int64_t *row_start;   /* [n_items + 1] output offset of each item a */
     int32_t *b;           /* [n_pairs] */
-    int64_t *n;           /* [n_pairs] */
+    int32_t *n;           /* [n_pairs]; callers guarantee fewer than 2^31 baskets */
     double *w;            /* [n_pairs] or NULL */
 } pair_result;
 
@@ -45,15 +45,14 @@ static int cmp_i32(const void *x, const void *y) {
 void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_baskets, int32_t n_items,
                     const double *weights, int64_t min_count, int n_threads) {
     int64_t nnz = indptr[n_baskets];
-    /* CSC holding, for every entry, the range of the basket after it: [pos + 1, end). Only the
-     * entry's position and its basket's end are needed, not the basket itself. */
+    /* CSC: for every entry, its basket (row) and its offset inside the basket, both 32-bit
+     * (8 bytes per entry; callers guarantee < 2^31 baskets and basket sizes). */
     int64_t *colptr = calloc((size_t)n_items + 1, sizeof(int64_t));
-    int64_t *col_pos = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t));
-    int64_t *col_end = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t));
-    int64_t *col_row = weights ? malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int64_t)) : NULL;
+    int32_t *col_row = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int32_t));
+    int32_t *col_off = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(int32_t));
     int64_t *cursor = malloc(((size_t)n_items + 1) * sizeof(int64_t));
-    if (!colptr || !col_pos || !col_end || (weights && !col_row) || !cursor) {
-        free(colptr); free(col_pos); free(col_end); free(col_row); free(cursor); return NULL;
+    if (!colptr || !col_row || !col_off || !cursor) {
+        free(colptr); free(col_row); free(col_off); free(cursor); return NULL;
     }
     for (int64_t k = 0; k < nnz; k++) colptr[indices[k] + 1]++;
     for (int32_t i = 0; i < n_items; i++) colptr[i + 1] += colptr[i];
@@ -61,16 +60,15 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
     for (int64_t r = 0; r < n_baskets; r++)
         for (int64_t k = indptr[r]; k < indptr[r + 1]; k++) {
             int64_t dst = cursor[indices[k]]++;
-            col_pos[dst] = k;
-            col_end[dst] = indptr[r + 1];
-            if (col_row) col_row[dst] = r;
+            col_row[dst] = (int32_t)r;
+            col_off[dst] = (int32_t)(k - indptr[r]);
         }
     free(cursor);
 
     /* per item: a buffer of (b, n, w) kept as separate growable arrays */
     int64_t *counts = calloc((size_t)n_items, sizeof(int64_t));
     int32_t **bufs_b = calloc((size_t)n_items, sizeof(int32_t *));
-    int64_t **bufs_n = calloc((size_t)n_items, sizeof(int64_t *));
+    int32_t **bufs_n = calloc((size_t)n_items, sizeof(int32_t *));
     double **bufs_w = calloc((size_t)n_items, sizeof(double *));
     int failed = 0;
     if (!counts || !bufs_b || !bufs_n || !bufs_w) failed = 1;
@@ -92,8 +90,9 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
                 for (int32_t a = 0; a < n_items; a++) {
                     int32_t n_touched = 0;
                     for (int64_t e = colptr[a]; e < colptr[a + 1]; e++) {
-                        double wr = weights ? weights[col_row[e]] : 0.0;
-                        for (int64_t k = col_pos[e] + 1; k < col_end[e]; k++) {
+                        int64_t r = col_row[e];
+                        double wr = weights ? weights[r] : 0.0;
+                        for (int64_t k = indptr[r] + col_off[e] + 1; k < indptr[r + 1]; k++) {
                             int32_t b = indices[k];
                             if (acc[b] == 0) touched[n_touched++] = b;
                             acc[b]++;
@@ -105,7 +104,7 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
                     for (int32_t t = 0; t < n_touched; t++) if (acc[touched[t]] >= min_count) kept++;
                     if (kept > 0) {
                         int32_t *ob = malloc((size_t)kept * sizeof(int32_t));
-                        int64_t *on = malloc((size_t)kept * sizeof(int64_t));
+                        int32_t *on = malloc((size_t)kept * sizeof(int32_t));
                         double *ow = wacc ? malloc((size_t)kept * sizeof(double)) : NULL;
                         if (!ob || !on || (wacc && !ow)) {
 #pragma omp atomic write
@@ -115,7 +114,7 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
                             for (int32_t t = 0; t < n_touched; t++) {
                                 int32_t b = touched[t];
                                 if (acc[b] >= min_count) {
-                                    ob[j] = b; on[j] = acc[b];
+                                    ob[j] = b; on[j] = (int32_t)acc[b];
                                     if (ow) ow[j] = wacc[b];
                                     j++;
                                 }
@@ -133,7 +132,7 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
             free(acc); free(wacc); free(touched);
         }
     }
-    free(colptr); free(col_row); free(col_pos); free(col_end);
+    free(colptr); free(col_row); free(col_off);
 
     pair_result *res = calloc(1, sizeof(pair_result));
     if (!res) failed = 1;
@@ -147,7 +146,7 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
             res->n_pairs = res->row_start[n_items];
             size_t m = (size_t)(res->n_pairs > 0 ? res->n_pairs : 1);
             res->b = malloc(m * sizeof(int32_t));
-            res->n = malloc(m * sizeof(int64_t));
+            res->n = malloc(m * sizeof(int32_t));
             res->w = weights ? malloc(m * sizeof(double)) : NULL;
             if (!res->b || !res->n || (weights && !res->w)) failed = 1;
             else {
@@ -155,8 +154,11 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
                     if (!counts[a]) continue;
                     int64_t off = res->row_start[a];
                     memcpy(res->b + off, bufs_b[a], (size_t)counts[a] * sizeof(int32_t));
-                    memcpy(res->n + off, bufs_n[a], (size_t)counts[a] * sizeof(int64_t));
+                    memcpy(res->n + off, bufs_n[a], (size_t)counts[a] * sizeof(int32_t));
                     if (res->w) memcpy(res->w + off, bufs_w[a], (size_t)counts[a] * sizeof(double));
+                    /* free as we go: the per-item buffers and the result never both exist in full */
+                    free(bufs_b[a]); free(bufs_n[a]); if (bufs_w) free(bufs_w[a]);
+                    bufs_b[a] = NULL; bufs_n[a] = NULL; if (bufs_w) bufs_w[a] = NULL;
                 }
             }
         }
@@ -173,13 +175,13 @@ void *bw_pair_count(const int64_t *indptr, const int32_t *indices, int64_t n_bas
 int64_t bw_pair_size(void *handle) { return ((pair_result *)handle)->n_pairs; }
 
 /* Copy the result out (a is expanded from row_start) and free the handle. */
-void bw_pair_take(void *handle, int32_t *a_out, int32_t *b_out, int64_t *n_out, double *w_out) {
+void bw_pair_take(void *handle, int32_t *a_out, int32_t *b_out, int32_t *n_out, double *w_out) {
     pair_result *res = handle;
     for (int32_t a = 0; a < res->n_items; a++)
         for (int64_t k = res->row_start[a]; k < res->row_start[a + 1]; k++) a_out[k] = a;
     if (res->n_pairs > 0) {
         memcpy(b_out, res->b, (size_t)res->n_pairs * sizeof(int32_t));
-        memcpy(n_out, res->n, (size_t)res->n_pairs * sizeof(int64_t));
+        memcpy(n_out, res->n, (size_t)res->n_pairs * sizeof(int32_t));
         if (w_out && res->w) memcpy(w_out, res->w, (size_t)res->n_pairs * sizeof(double));
     }
     free(res->row_start); free(res->b); free(res->n); free(res->w); free(res);
@@ -258,7 +260,7 @@ void bw_support_join(const uint64_t *bits, int64_t n_words, const int32_t *prev,
 }
 
 /* ------------------------------------------------------------------------------------
- * Hypergeometric upper tail P(X >= k), X ~ Hypergeom(N, K, n): the one-sided Fisher exact
+ * Hypergeometric upper tail log P(X >= k), X ~ Hypergeom(N, K, n): the one-sided Fisher exact
  * test of positive association for a 2x2 table (k = n_ab, K = n_a, n = n_b, N = baskets).
  * Sums pmf terms away from the mode so every term shrinks; stops at relative 1e-17.
  * ------------------------------------------------------------------------------------ */
@@ -268,15 +270,16 @@ static double lchoose(double n, double k) {
     return lgamma_r(n + 1.0, &s) - lgamma_r(k + 1.0, &s) - lgamma_r(n - k + 1.0, &s);
 }
 
-static double hyper_sf_one(int64_t k, int64_t K, int64_t n, int64_t N) {
+/* natural log of P(X >= k); -inf when the probability is 0 */
+static double hyper_logsf_one(int64_t k, int64_t K, int64_t n, int64_t N) {
     int64_t lo = n - (N - K) > 0 ? n - (N - K) : 0;
     int64_t hi = K < n ? K : n;
-    if (k <= lo) return 1.0;
-    if (k > hi) return 0.0;
+    if (k <= lo) return 0.0;
+    if (k > hi) return -INFINITY;
     double log_denom = lchoose((double)N, (double)n);
     double mean = (double)n * (double)K / (double)N;
     if ((double)k > mean) {
-        /* upper tail: terms decrease from k upwards */
+        /* upper tail: terms decrease from k upwards; summed relative to the first term (no underflow) */
         double logp = lchoose((double)K, (double)k) + lchoose((double)(N - K), (double)(n - k)) - log_denom;
         double term = 1.0, sum = 1.0;
         for (int64_t i = k; i < hi; i++) {
@@ -284,8 +287,8 @@ static double hyper_sf_one(int64_t k, int64_t K, int64_t n, int64_t N) {
             sum += term;
             if (term < sum * 1e-17) break;
         }
-        double p = exp(logp + log(sum));
-        return p > 1.0 ? 1.0 : p;
+        double out = logp + log(sum);
+        return out > 0.0 ? 0.0 : out;
     }
     /* k at or below the mean: 1 - P(X <= k-1), summing downwards from k-1 */
     int64_t j = k - 1;
@@ -296,18 +299,17 @@ static double hyper_sf_one(int64_t k, int64_t K, int64_t n, int64_t N) {
         sum += term;
         if (term < sum * 1e-17) break;
     }
-    double cdf = exp(logp + log(sum));
-    double p = 1.0 - cdf;
-    return p < 0.0 ? 0.0 : p;
+    double p = 1.0 - exp(logp + log(sum));
+    return p <= 0.0 ? -INFINITY : log(p);
 }
 
-void bw_hypergeom_sf(const int64_t *k, const int64_t *K, const int64_t *n, int64_t N, int64_t m, double *out,
-                     int n_threads) {
+void bw_hypergeom_logsf(const int64_t *k, const int64_t *K, const int64_t *n, int64_t N, int64_t m, double *out,
+                        int n_threads) {
 #ifdef _OPENMP
     if (n_threads > 0) omp_set_num_threads(n_threads);
 #endif
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < m; i++) out[i] = hyper_sf_one(k[i], K[i], n[i], N);
+    for (int64_t i = 0; i < m; i++) out[i] = hyper_logsf_one(k[i], K[i], n[i], N);
 }
 
 

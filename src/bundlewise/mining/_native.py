@@ -45,8 +45,8 @@ def _lib() -> ctypes.CDLL:
     lib.bw_sort_rows.argtypes = [_ptr, _ptr, _i64]
     lib.bw_csr.restype = _i64
     lib.bw_csr.argtypes = [_ptr, _ptr, _i64, _i64, _ptr, _ptr]
-    lib.bw_hypergeom_sf.restype = None
-    lib.bw_hypergeom_sf.argtypes = [_ptr, _ptr, _ptr, _i64, _i64, _ptr, ctypes.c_int]
+    lib.bw_hypergeom_logsf.restype = None
+    lib.bw_hypergeom_logsf.argtypes = [_ptr, _ptr, _ptr, _i64, _i64, _ptr, ctypes.c_int]
     return lib
 
 
@@ -81,13 +81,15 @@ def pair_counts(
     Returns
     -------
     a, b : int32 arrays, sorted by (a, b)
-    n : int64 array, baskets holding both
+    n : int32 array, baskets holding both
     w : float64 array or None, summed basket weights (when ``weights`` is given)
     """
     indptr = _arr(indptr, np.int64)
     indices = _arr(indices, np.int32)
     w_in = None if weights is None else _arr(weights, np.float64)
     n_baskets = len(indptr) - 1
+    if n_baskets >= 2**31 - 1:
+        raise ValueError("more than 2^31 baskets: split them and use partial_fit")
     handle = _lib().bw_pair_count(_p(indptr), _p(indices), n_baskets, int(n_items), _p(w_in),
                                   int(max(min_count, 1)), int(n_threads or default_threads()))
     if not handle:
@@ -95,7 +97,7 @@ def pair_counts(
     size = _lib().bw_pair_size(handle)
     a = np.empty(size, dtype=np.int32)
     b = np.empty(size, dtype=np.int32)
-    n = np.empty(size, dtype=np.int64)
+    n = np.empty(size, dtype=np.int32)
     w = np.empty(size, dtype=np.float64) if w_in is not None else None
     _lib().bw_pair_take(handle, _p(a), _p(b), _p(n), _p(w))
     return a, b, n, w
@@ -176,14 +178,14 @@ def support_join(bits: np.ndarray, prev: np.ndarray, left: np.ndarray, last: np.
     return out
 
 
-def hypergeom_sf(k: np.ndarray, big_k: np.ndarray, n: np.ndarray, total: int,
-                 n_threads: int | None = None) -> np.ndarray:
-    """P(X >= k) for X ~ Hypergeom(total, big_k, n), elementwise."""
+def hypergeom_logsf(k: np.ndarray, big_k: np.ndarray, n: np.ndarray, total: int,
+                    n_threads: int | None = None) -> np.ndarray:
+    """log P(X >= k) for X ~ Hypergeom(total, big_k, n), elementwise (finite far below 1e-308)."""
     k = _arr(k, np.int64)
     big_k = _arr(big_k, np.int64)
     n = _arr(n, np.int64)
     out = np.empty(len(k), dtype=np.float64)
     if len(k):
-        _lib().bw_hypergeom_sf(_p(k), _p(big_k), _p(n), int(total), len(k), _p(out),
-                               int(n_threads or default_threads()))
+        _lib().bw_hypergeom_logsf(_p(k), _p(big_k), _p(n), int(total), len(k), _p(out),
+                                  int(n_threads or default_threads()))
     return out

@@ -104,14 +104,22 @@ def shrunk_lift(n_ab: ArrayLike, n_a: ArrayLike, n_b: ArrayLike, n: ArrayLike, p
     return (_f(n_ab) + prior) / (e + prior)
 
 
+def fisher_log_p_value(n_ab: ArrayLike, n_a: ArrayLike, n_b: ArrayLike, n: int) -> np.ndarray:
+    """Natural log of :func:`fisher_p_value`, exact where the p-value itself underflows to 0.
+
+    Rank by it (or by ``-log10 p = -fisher_log_p_value / ln 10``) when many pairs are "p = 0".
+    """
+    k, ka, kb = (np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (n_ab, n_a, n_b))
+    k, ka, kb = np.broadcast_arrays(k, ka, kb)
+    return _native.hypergeom_logsf(k.ravel(), ka.ravel(), kb.ravel(), int(n)).reshape(k.shape)
+
+
 def fisher_p_value(n_ab: ArrayLike, n_a: ArrayLike, n_b: ArrayLike, n: int) -> np.ndarray:
     """One-sided Fisher exact test of positive association: P(X >= n_ab), X ~ Hypergeom(n, n_a, n_b).
 
     Counts must be integers (unweighted baskets). Range [0, 1].
     """
-    k, ka, kb = (np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (n_ab, n_a, n_b))
-    k, ka, kb = np.broadcast_arrays(k, ka, kb)
-    return _native.hypergeom_sf(k.ravel(), ka.ravel(), kb.ravel(), int(n)).reshape(k.shape)
+    return np.exp(fisher_log_p_value(n_ab, n_a, n_b, n))
 
 
 def bh_q_values(p_values: ArrayLike, n_tests: int | None = None) -> np.ndarray:

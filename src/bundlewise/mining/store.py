@@ -20,7 +20,7 @@ from bundlewise.mining.itemsets import Itemsets
 
 PAIR_COLUMNS = ["product_a", "product_b", "n_ab", "n_a", "n_b", "support", "confidence_ab", "confidence_ba", "lift",
                 "leverage", "conviction_ab", "conviction_ba", "jaccard", "cosine", "npmi", "shrunk_lift", "p_value",
-                "q_value"]
+                "neg_log10_p", "q_value"]
 
 
 def _new_run(wh: Warehouse, kind: str, params: dict[str, object], n_baskets: int, n_items: int, n_dropped: int,

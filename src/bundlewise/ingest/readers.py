@@ -50,7 +50,7 @@ _EXTENSIONS = {
     ".json": "jsonl",
 }
 REC = "_rec"
-_BLOCK_SIZE = 4 << 20
+_BLOCK_SIZE = 1 << 20  # bigger blocks make Arrow read further ahead (4 MiB: +70 MiB RSS, no faster)
 _MAX_BLOCK_SIZE = 1 << 30
 _BATCH_ROWS = 65_536
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bundlewise.ingest.fields import BOOL, FIELDS_BY_KIND, ID, NUMBER, TEXT, TIMESTAMP, FieldSpec
 from bundlewise.ingest.presets import ResolvedIngest
 
-_WS = "(' ' || chr(9) || chr(13) || chr(10))"  # characters trimmed from both ends of text fields
+_WS_RE = "'^[\\s\\p{Zs}]+|[\\s\\p{Zs}]+$'"  # leading or trailing whitespace (RE2 syntax)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -66,10 +66,16 @@ class Binder:
 
     # -- per source column ------------------------------------------------------------
     def col_text(self, column: str) -> str:
-        # Trim spaces, tabs and line breaks at both ends; an empty result is a missing value.
-        if self._is_text(column):
-            return f"nullif(trim({ident(column)}, {_WS}), '')"
-        return f"nullif(trim(CAST({ident(column)} AS VARCHAR), {_WS}), '')"
+        # Whitespace at both ends goes: spaces (Unicode ones too: NBSP, ideographic space), tabs and
+        # line breaks; an empty result is a missing value. DuckDB's trim(x) strips Unicode spaces
+        # but not tabs or breaks, so values holding one of those (rare) take a regular expression.
+        x = ident(column) if self._is_text(column) else f"CAST({ident(column)} AS VARCHAR)"
+        rare = f"contains({x}, chr(9)) OR contains({x}, chr(10)) OR contains({x}, chr(13))"
+        return f"nullif(CASE WHEN {rare} THEN regexp_replace({x}, {_WS_RE}, '', 'g') ELSE trim({x}) END, '')"
+
+    def col_missing(self, column: str) -> str:
+        """True when the source value is missing (empty text, or NULL in a typed column)."""
+        return f"{self.col_text(column)} IS NULL" if self._is_text(column) else f"{ident(column)} IS NULL"
 
     def col_number(self, column: str) -> str:
         if self._is_text(column):

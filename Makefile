@@ -3,27 +3,42 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DB ?= demo.duckdb
+OUT ?= demo_out
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+# the native kernels are compiled by the (editable) install: rebuild when they change
+SOURCES := pyproject.toml setup.py src/bundlewise/mining/_kernels.c
 
 .PHONY: install demo test bench clean
 
-$(STAMP): pyproject.toml setup.py
-	$(PYTHON) -m venv $(VENV)
+$(STAMP): $(SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
 
 install: $(STAMP)
 
 demo: install
+	mkdir -p $(OUT)
 	$(BIN)/bundlewise --db $(DB) datasets load complete-journey
 	$(BIN)/bundlewise --db $(DB) stats
+	$(BIN)/bundlewise --db $(DB) mine --min-count 20
+	$(BIN)/bundlewise --db $(DB) rules --min-support 0.002 --min-confidence 0.3 --max-len 3 \
+		--output $(OUT)/rules.csv
 
 test: install
 	$(BIN)/python -m pytest
 
-bench: install
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_rules
+	$(BIN)/python -m bench.bench_pairs
+	$(BIN)/python -m bench.bench_scaling
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info $(DB) $(DB).wal
+	rm -rf $(VENV) build src/*.egg-info src/bundlewise/mining/*.so $(DB) $(DB).wal $(OUT)

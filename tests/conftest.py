@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ settings.register_profile("bundlewise", derandomize=True, deadline=None)
 settings.load_profile("bundlewise")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "datasets"
+# ../shared beside the checkout; BUNDLEWISE_SHARED points elsewhere (e.g. a clone outside the project folder)
+SHARED = Path(os.environ.get("BUNDLEWISE_SHARED", ROOT.parent / "shared")) / "datasets"
 
 
 @pytest.fixture

@@ -139,13 +139,15 @@ def ingest_file(
 
     reader = open_reader(info, cfg)
     bound = bind_columns(resolved, reader.columns, info.name)
-    reader.use_types(_type_hints(resolved.cfg.kind, bound, resolved.timestamp_format))
+    hints = _type_hints(resolved.cfg.kind, bound, resolved.timestamp_format)
+    reader.use_types(hints)
     # Fast path: one streaming pass types every field and flags every failed check in a bitmask.
     try:
         binder, checks = _normalize(con, reader, info, resolved, bound, handler, progress)
     except TypedParseFailed as exc:
         log.info("%s: a value did not parse while reading typed (%s); reading again as text", info.name, exc)
         con.execute(f"DROP TABLE IF EXISTS {NORM}")
+        hints = {}
         reader = open_reader(info, cfg)
         binder, checks = _normalize(con, reader, info, resolved, bound, handler, progress)
     n_structural = reader.n_structural()
@@ -163,7 +165,7 @@ def ingest_file(
     result.rows_rejected = n_bad + n_structural
     if result.rows_rejected:
         # Error path: read the file again, keep only the rejected records, explain each one.
-        located = _explain_rejects(con, info, cfg, binder, checks, progress)
+        located = _explain_rejects(con, info, cfg, hints, checks, progress)
         structural = located.structural_problems()
         result.problems = _first_problems(con, located, info, structural, cfg.max_problems)
         if cfg.on_error == "fail":
@@ -278,10 +280,14 @@ def _scan(con, reader: TableReader, task, sql: str, *, create: str, insert: str)
         flush()
 
 
-def _explain_rejects(con, info: SourceInfo, cfg: IngestConfig, binder: Binder, checks: list[Check],  # type: ignore[no-untyped-def]
-                     progress: Progress) -> TableReader:
-    """Stage the raw rejected records and list, per record, every failed check with its value."""
+def _explain_rejects(con, info: SourceInfo, cfg: IngestConfig, hints: dict[str, pa.DataType],  # type: ignore[no-untyped-def]
+                     checks: list[Check], progress: Progress) -> TableReader:
+    """Stage the raw rejected records and list, per record, every failed check with its value.
+
+    The file is read again exactly as in the fast path (same type hints), so ``_rec`` numbers match.
+    """
     reader = open_reader(info, cfg)
+    reader.use_types(hints)
     with progress.task(f"explaining rejected rows of {info.name}", total=info.size) as task:
         _scan(con, reader, task, f"SELECT s.*, b._bad FROM _bw_src s JOIN {BAD} b USING ({REC})",
               create=f"CREATE TEMP TABLE {STAGE} AS", insert=f"INSERT INTO {STAGE}")

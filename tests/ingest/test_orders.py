@@ -188,3 +188,16 @@ def test_drop_duplicate_lines(wh: Warehouse, write_csv) -> None:
     [r] = ingest_files(wh, [path], RETAIL.replace(drop_duplicate_lines=True))
     assert r.rows_duplicate == 1
     assert _q(wh, "SELECT count(*) FROM order_lines WHERE order_id = '536369'") == [(1,)]
+
+
+def test_typed_fast_path_then_group_rejects_are_explained(wh: Warehouse, write_csv) -> None:
+    # numbers and timestamps parse typed; the order-level problem is found after, and explained
+    # from a second read with the same types (same record numbers)
+    rows = [["1", "a", "2", "2.5", "2024-01-01 10:00:00", "u1"], ["1", "b", "1", "3", "2024-01-01 10:00:00", "u2"],
+            ["2", "a", "4", "2.5", "2024-01-02 11:00:00", "u1"]]
+    path = write_csv("o.csv", ["order_id", "product_id", "quantity", "unit_price", "ordered_at", "customer_id"], rows)
+    [r] = ingest_files(wh, [path], IngestConfig(kind="orders", on_error="quarantine"))
+    assert (r.rows_accepted, r.rows_rejected) == (1, 2)
+    got = _q(wh, "SELECT row_number, column_name, value, raw->>'$.customer_id' FROM rejected_rows ORDER BY 1")
+    assert got == [(2, "customer_id", "u1", "u1"), (3, "customer_id", "u2", "u2")]
+    assert _q(wh, "SELECT order_id, quantity FROM order_lines") == [("2", 4.0)]

@@ -3,9 +3,10 @@
 Examples
 --------
 >>> from bundlewise.ingest.warehouse import Warehouse
+>>> from bundlewise.ingest.schema import latest_version
 >>> with Warehouse(":memory:") as wh:
-...     wh.schema_version()
-1
+...     wh.schema_version() == latest_version(), wh.counts()["orders"]
+(True, 0)
 """
 
 from __future__ import annotations

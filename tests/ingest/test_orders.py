@@ -201,3 +201,23 @@ def test_typed_fast_path_then_group_rejects_are_explained(wh: Warehouse, write_c
     got = _q(wh, "SELECT row_number, column_name, value, raw->>'$.customer_id' FROM rejected_rows ORDER BY 1")
     assert got == [(2, "customer_id", "u1", "u1"), (3, "customer_id", "u2", "u2")]
     assert _q(wh, "SELECT order_id, quantity FROM order_lines") == [("2", 4.0)]
+
+
+def test_two_basket_files_do_not_collide(wh: Warehouse, tmp_path) -> None:
+    (tmp_path / "jan.csv").write_text("milk,bread\ntea\n")
+    (tmp_path / "feb.csv").write_text("milk,jam\n")
+    results = ingest_files(wh, [tmp_path / "jan.csv", tmp_path / "feb.csv"], IngestConfig(kind="orders",
+                                                                                         preset="groceries"))
+    assert [r.rows_accepted for r in results] == [3, 2]
+    assert _q(wh, "SELECT order_id FROM orders ORDER BY 1") == [("feb.csv:1",), ("jan.csv:1",), ("jan.csv:2",)]
+
+
+def test_one_bad_order_is_listed_a_few_times_not_fifty(wh: Warehouse, write_csv) -> None:
+    ingest_files(wh, [write_csv("a.csv", ["order_id", "product_id"], [["7", "x"]])], IngestConfig(kind="orders"))
+    rows = [["7", f"p{i}"] for i in range(50)] + [["8", "a"], ["", "b"]]
+    with pytest.raises(DataValidationError) as exc:
+        ingest_files(wh, [write_csv("b.csv", ["order_id", "product_id"], rows)], IngestConfig(kind="orders"))
+    problems = exc.value.problems
+    assert exc.value.n_rejected == 51
+    assert [p.row_number for p in problems] == [2, 3, 4, 53]  # three of order 7's lines, then the blank id
+    assert "… and 47 more rejected rows" in str(exc.value)

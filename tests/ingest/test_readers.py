@@ -74,7 +74,7 @@ def test_basket_file_long_rows_and_lines(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
     path.write_text("milk,bread\n\n  eggs , milk ,\n")
     table, reader = _read(path, IngestConfig(kind="orders", file_format="baskets"))
-    assert table.column("basket").to_pylist() == ["1", "1", "2", "2"]
+    assert table.column("basket").to_pylist() == ["b.csv:1", "b.csv:1", "b.csv:2", "b.csv:2"]
     assert table.column("item").to_pylist() == ["milk", "bread", "eggs", "milk"]
     assert reader.row_numbers(np.array([3])).tolist() == [3]
 

@@ -301,10 +301,15 @@ def _explain_rejects(con, info: SourceInfo, cfg: IngestConfig, hints: dict[str, 
     return reader
 
 
+_SAME_REASON_SHOWN = 3
+
+
 def _first_problems(con, reader: TableReader, info: SourceInfo, structural, limit: int) -> list[RowProblem]:  # type: ignore[no-untyped-def]
-    rows = con.execute(
-        f"SELECT _rec, column_name, value, reason FROM {REJ} ORDER BY _rec, column_name LIMIT {int(limit)}"
-    ).fetchall()
+    """The first rejected rows, at most three with the same reason (one bad order can span 50 lines)."""
+    rows = con.execute(f"""
+        SELECT _rec, column_name, value, reason FROM (
+            SELECT *, row_number() OVER (PARTITION BY reason ORDER BY _rec, column_name) AS k FROM {REJ})
+        WHERE k <= {_SAME_REASON_SHOWN} ORDER BY _rec, column_name LIMIT {int(limit)}""").fetchall()
     problems = [RowProblem(info.name, p.row_number, "(whole row)", p.text, p.reason) for p in structural]
     if rows:
         lines = reader.row_numbers(np.array([r[0] for r in rows], dtype=np.int64))

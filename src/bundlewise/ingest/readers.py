@@ -484,8 +484,8 @@ class JsonlReader(TableReader):
 class BasketReader(TableReader):
     """One basket per line, items separated by the delimiter (the arules/Groceries layout).
 
-    Yields long rows ``basket, item`` where ``basket`` is the basket's 1-based number
-    among non-blank lines.
+    Yields long rows ``basket, item`` where ``basket`` is ``<file name>:<n>``, n the basket's
+    1-based number among non-blank lines, so two basket files never share an order id.
     """
 
     def __init__(self, info: SourceInfo, cfg: IngestConfig):
@@ -517,7 +517,7 @@ class BasketReader(TableReader):
                     if not record:
                         continue
                     n_baskets += 1
-                    label = str(n_baskets)
+                    label = f"{self.info.name}:{n_baskets}"
                     for item in record:
                         baskets.append(label)
                         items.append(item)

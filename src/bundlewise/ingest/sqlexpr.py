@@ -153,8 +153,10 @@ class Binder:
         for name, spec in self.specs.items():
             cols = self.columns(name)
             if spec.required and cols:
-                checks.append(Check(self.label(name), f"CAST({ident(cols[0])} AS VARCHAR)",
-                                    f"({self.typed(name)}) IS NULL",
+                # "missing" means no value at all; a value that does not parse is reported below instead
+                missing = (f"({self.typed(name)}) IS NULL" if spec.type in (ID, TEXT)
+                           else " AND ".join(f"({self.col_missing(c)})" for c in cols))
+                checks.append(Check(self.label(name), f"CAST({ident(cols[0])} AS VARCHAR)", missing,
                                     f"missing value; {name} is required ({spec.help})"))
             for col in cols:
                 raw = self.col_text(col)

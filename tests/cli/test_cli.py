@@ -91,3 +91,22 @@ def test_datasets_list() -> None:
     assert result.exit_code == 0
     for name in ("complete-journey", "groceries", "instacart-sample", "online-retail"):
         assert name in result.output
+
+
+def test_fix_and_reingest_quarantined_rows(tmp_path: Path, write_csv) -> None:
+    db = str(tmp_path / "w.duckdb")
+    bad = write_csv("orders.csv", ["order_id", "product_id", "quantity"],
+                    [["1", "a", "1"], ["2", "b", "two"], ["3", "c", "1,5"]])
+    assert runner.invoke(app, ["--db", db, "-q", "ingest", "orders", str(bad), "--on-error", "quarantine"]
+                         ).exit_code == 0
+    fix = tmp_path / "fix.csv"
+    exported = runner.invoke(app, ["--db", db, "rejects", "--raw", "--output", str(fix)])
+    assert exported.exit_code == 0, exported.output
+    assert fix.read_text().splitlines() == ["order_id,product_id,quantity", "2,b,two", "3,c,\"1,5\""]
+    fix.write_text("order_id,product_id,quantity\n2,b,2\n3,c,1.5\n")
+    again = runner.invoke(app, ["--db", db, "-q", "ingest", "orders", str(fix)])
+    assert again.exit_code == 0, again.output
+    with Warehouse(db, read_only=True) as wh:
+        assert wh.con.execute("SELECT order_id, quantity FROM order_lines ORDER BY 1").fetchall() == [
+            ("1", 1.0), ("2", 2.0), ("3", 1.5)]
+    assert runner.invoke(app, ["--db", db, "rejects", "--raw"]).exit_code == 1

@@ -133,6 +133,7 @@ def ingest_file(
         result.already_ingested_as = int(prev[0])
         log.info("%s was ingested before (ingest #%d); nothing to do", info.name, prev[0])
         return result
+    log.info("ingesting %s as %s (%s, %s bytes)", info.name, cfg.kind, info.file_format, f"{info.size:,}")
     handler = _HANDLERS[cfg.kind]
     for table in (STAGE, REJ, NORM, BAD):
         con.execute(f"DROP TABLE IF EXISTS {table}")

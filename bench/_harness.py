@@ -10,6 +10,7 @@ set inside the timed section.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -38,10 +39,8 @@ def _tree_rss_mb() -> float:
     me = psutil.Process()
     total = me.memory_info().rss
     for child in me.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.Error):  # a child may end while we look
             total += child.memory_info().rss
-        except psutil.Error:
-            pass
     return total / 2**20
 
 

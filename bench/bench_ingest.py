@@ -117,9 +117,9 @@ def main() -> None:
               f"{r['seconds'] / ours['seconds']:>15.2f}{r['delta_mb'] / ours['delta_mb']:>16.2f}")
     print(f"bundlewise peak memory above baseline: {ours['delta_mb']:.0f} MiB = "
           f"{ours['delta_mb'] / uncompressed_mb:.2f}× the uncompressed file (goal ≤ 2×)")
-    print(f"same sale lines/orders as the pandas peer: "
-          f"{(ours['sale_lines'], ours['sale_orders']) == (results['pandas_clean']['sale_lines'], results['pandas_clean']['sale_orders'])}"
-          f" ({ours['sale_lines']:,} / {ours['sale_orders']:,})")
+    same = (ours["sale_lines"], ours["sale_orders"]) == (results["pandas_clean"]["sale_lines"],
+                                                          results["pandas_clean"]["sale_orders"])
+    print(f"same sale lines/orders as the pandas peer: {same} ({ours['sale_lines']:,} / {ours['sale_orders']:,})")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def test_catalog_overrides_derived_and_keeps_unmapped_columns(wh: Warehouse, wri
     [r] = ingest_files(wh, [cat], PRODUCTS)
     assert r.details == {"products": 2, "products_new": 1, "products_updated": 1}
     rows = _q(wh, "SELECT product_id, title, price, cost, origin, attributes->>'$.colour' FROM products ORDER BY 1")
-    assert rows == [("a", "Apple juice 1L", 2.5, 1.0, "catalog", "yellow"), ("b", "果汁 1L", 3.0, None, "catalog", "red")]
+    assert rows == [("a", "Apple juice 1L", 2.5, 1.0, "catalog", "yellow"),
+                    ("b", "果汁 1L", 3.0, None, "catalog", "red")]
     # a price-only file changes prices and keeps titles
     prices = write_csv("prices.csv", ["product_id", "price"], [["a", "2.75"]])
     ingest_files(wh, [prices], PRODUCTS)

@@ -29,7 +29,8 @@ def _read(path: Path, cfg: IngestConfig = CFG) -> tuple[pa.Table, object]:
 
 def test_csv_bom_crlf_blank_lines_and_quoted_newlines(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
-    path.write_bytes(b'\xef\xbb\xbfid,title\r\n1,"two\r\nlines"\r\n\r\n2,"say ""hi"""\r\n3,\xe8\xbf\x90\xe5\x8a\xa8\xe9\x9e\x8b\r\n')
+    path.write_bytes(b'\xef\xbb\xbfid,title\r\n1,"two\r\nlines"\r\n\r\n2,"say ""hi"""\r\n'
+                     + "3,运动鞋\r\n".encode())
     table, reader = _read(path)
     assert table.column_names == ["id", "title", REC]
     assert table.column("title").to_pylist() == ["two\r\nlines", 'say "hi"', "运动鞋"]

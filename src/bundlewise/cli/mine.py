@@ -40,8 +40,8 @@ def mine_cmd(
     min_count: Annotated[int, typer.Option("--min-count", help="Keep pairs/itemsets in >= N baskets.")] = 5,
     max_len: Annotated[int, typer.Option("--max-len", help="Longest itemset stored (2 = pairs only; longer "
                                                           "ones can be millions: raise --min-count).")] = 2,
-    half_life_days: Annotated[float | None, typer.Option("--half-life-days", help="Time decay: a basket this "
-                                                                                  "many days older weighs half.")] = None,
+    half_life_days: Annotated[float | None, typer.Option(
+        "--half-life-days", help="Time decay: a basket this many days older weighs half.")] = None,
     max_basket_size: Annotated[int | None, typer.Option("--max-basket-size", help="Leave out baskets with more "
                                                                                   "products (wholesale).")] = None,
     segment: SegmentOpt = None,
@@ -67,8 +67,8 @@ def mine_cmd(
     for column in t.columns[:2]:
         column.no_wrap = True
     for r in s.top_pairs.itertuples():
-        t.add_row(_label(r.item_a, titles), _label(r.item_b, titles), f"{r.n_ab:,}", f"{r.lift:.2f}", f"{r.shrunk_lift:.2f}",
-                  f"{r.confidence_ab:.2f}", f"{r.confidence_ba:.2f}", f"{r.neg_log10_p:.1f}")
+        t.add_row(_label(r.item_a, titles), _label(r.item_b, titles), f"{r.n_ab:,}", f"{r.lift:.2f}",
+                  f"{r.shrunk_lift:.2f}", f"{r.confidence_ab:.2f}", f"{r.confidence_ba:.2f}", f"{r.neg_log10_p:.1f}")
     out.print(t)
 
 

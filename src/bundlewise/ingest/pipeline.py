@@ -34,8 +34,8 @@ import pyarrow as pa
 from bundlewise.config import IngestConfig
 from bundlewise.errors import DataValidationError, RowProblem
 from bundlewise.ingest import events, orders, products
-from bundlewise.ingest.presets import bind_columns, resolve
 from bundlewise.ingest.fields import FIELDS_BY_KIND, NUMBER, TIMESTAMP
+from bundlewise.ingest.presets import bind_columns, resolve
 from bundlewise.ingest.readers import REC, SourceInfo, TableReader, TypedParseFailed, inspect_source, open_reader
 from bundlewise.ingest.sqlexpr import Binder, Check, lit
 from bundlewise.ingest.warehouse import Warehouse

@@ -221,3 +221,14 @@ def test_one_bad_order_is_listed_a_few_times_not_fifty(wh: Warehouse, write_csv)
     assert exc.value.n_rejected == 51
     assert [p.row_number for p in problems] == [2, 3, 4, 53]  # three of order 7's lines, then the blank id
     assert "… and 47 more rejected rows" in str(exc.value)
+
+
+def test_refund_lines_may_carry_negative_amounts(wh: Warehouse, write_csv) -> None:
+    rows = [["1", "a", "2", "10.0"], ["R1", "a", "-1", "-5.0"]]
+    path = write_csv("o.csv", ["order_id", "product_id", "quantity", "line_total"], rows)
+    [r] = ingest_files(wh, [path], IngestConfig(kind="orders"))
+    assert r.rows_rejected == 0
+    assert _q(wh, "SELECT order_id, quantity, unit_price FROM returns") == [("R1", 1.0, 5.0)]
+    bad = write_csv("bad.csv", ["order_id", "product_id", "quantity", "line_total"], [["2", "a", "1", "-3"]])
+    with pytest.raises(DataValidationError, match="line_total must be >= 0"):
+        ingest_files(wh, [bad], IngestConfig(kind="orders"))

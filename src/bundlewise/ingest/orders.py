@@ -30,10 +30,13 @@ def row_checks(b: Binder) -> list[Check]:
                             "missing value; quantity must be a number (drop the column to count every line "
                             "as one unit)"))
     non_product = glob_condition(b.id("product_id"), b.resolved.non_product_codes)
+    # Returns carry negative amounts in many exports (a refund): only sales must be >= 0.
+    is_return = f"({_cancel_condition(b, b.id('order_id'))} OR coalesce({b.number('quantity')}, 1) < 0)"
     for name in ("unit_price", "line_total"):
         if b.has(name) and len(b.columns(name)) == 1:
             col = b.columns(name)[0]
-            checks.append(Check(col, b.col_text(col), f"({b.number(name)}) < 0 AND NOT {non_product}",
+            checks.append(Check(col, b.col_text(col),
+                                f"({b.number(name)}) < 0 AND NOT {non_product} AND NOT {is_return}",
                                 f"{name} must be >= 0 for products (fees and adjustments may be negative "
                                 "only when their code is a non-product code: --non-product CODE)"))
     if b.has("discount"):

@@ -232,3 +232,10 @@ def test_refund_lines_may_carry_negative_amounts(wh: Warehouse, write_csv) -> No
     bad = write_csv("bad.csv", ["order_id", "product_id", "quantity", "line_total"], [["2", "a", "1", "-3"]])
     with pytest.raises(DataValidationError, match="line_total must be >= 0"):
         ingest_files(wh, [bad], IngestConfig(kind="orders"))
+
+
+def test_online_retail_spreadsheet_timestamps(wh: Warehouse, write_csv) -> None:
+    rows = [[*RETAIL_ROWS[0][:4], "12/1/2010 8:26", *RETAIL_ROWS[0][5:]],
+            [*RETAIL_ROWS[1][:4], "2010-12-01 08:27:00", *RETAIL_ROWS[1][5:]]]
+    ingest_files(wh, [write_csv("uci.csv", RETAIL_HEADER, rows)], RETAIL)
+    assert _q(wh, "SELECT ordered_at::VARCHAR FROM orders") == [("2010-12-01 08:26:00",)]

@@ -27,6 +27,8 @@ class Preset:
     strip_float_suffix: tuple[str, ...] = ()
     # Catalog rows whose category path matches one of these globs are not products (fuel, coupons).
     non_product_categories: tuple[str, ...] = ()
+    # strptime layouts tried when a timestamp is not ISO 8601 (and no --timestamp-format is given).
+    timestamp_fallbacks: tuple[str, ...] = ()
 
 
 # Online Retail's non-product stock codes (read off the file: postage, carriage, manual
@@ -51,6 +53,8 @@ PRESETS: dict[tuple[str, str], Preset] = {
             cancel_prefix="C",
             non_product_codes=ONLINE_RETAIL_NON_PRODUCTS,
             strip_float_suffix=("customer_id",),
+            # the UCI spreadsheet saved as CSV writes 12/1/2010 8:26
+            timestamp_fallbacks=("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S"),
         ),
         Preset(
             "instacart", "orders",
@@ -113,6 +117,7 @@ class ResolvedIngest:
     drop_duplicate_lines: bool
     strip_float_suffix: tuple[str, ...]
     non_product_categories: tuple[str, ...] = ()
+    timestamp_fallbacks: tuple[str, ...] = ()
 
     def is_non_product(self, product_id: str) -> bool:
         return any(fnmatch.fnmatchcase(product_id, pattern) for pattern in self.non_product_codes)
@@ -153,6 +158,7 @@ def resolve(cfg: IngestConfig) -> ResolvedIngest:
         drop_duplicate_lines=bool(cfg.drop_duplicate_lines),
         strip_float_suffix=preset.strip_float_suffix if preset else (),
         non_product_categories=preset.non_product_categories if preset else (),
+        timestamp_fallbacks=preset.timestamp_fallbacks if preset and not cfg.timestamp_format else (),
     )
 
 

@@ -97,8 +97,12 @@ class Binder:
         # TIMESTAMPTZ and are converted to UTC. The guard keeps the (slower) zone parsing off naive values.
         tail = f"substr({text}, 11)"
         has_zone = f"(ends_with({text}, 'Z') OR strpos({tail}, '+') > 0 OR strpos({tail}, '-') > 0)"
-        return (f"(CASE WHEN {has_zone} THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
-                f"ELSE TRY_CAST({text} AS TIMESTAMP) END)")
+        iso = (f"(CASE WHEN {has_zone} THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
+               f"ELSE TRY_CAST({text} AS TIMESTAMP) END)")
+        fallbacks = self.resolved.timestamp_fallbacks
+        if not fallbacks:
+            return iso
+        return f"coalesce({iso}, try_strptime({text}, [{', '.join(lit(f) for f in fallbacks)}]))"
 
     def col_bool(self, column: str) -> str:
         text = f"lower({self.col_text(column)})"

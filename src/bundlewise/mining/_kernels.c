@@ -204,26 +204,6 @@ void bw_bitsets(const int64_t *indptr, const int32_t *indices, int64_t n_baskets
             out[(int64_t)indices[k] * n_words + (r >> 6)] |= (uint64_t)1 << (r & 63);
 }
 
-/* Support of each candidate itemset: popcount of the AND of its k item rows. */
-void bw_support(const uint64_t *bits, int64_t n_words, const int32_t *cands, int64_t n_cands, int32_t k,
-                int64_t *out, int n_threads) {
-#ifdef _OPENMP
-    if (n_threads > 0) omp_set_num_threads(n_threads);
-#endif
-#pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t c = 0; c < n_cands; c++) {
-        const int32_t *items = cands + c * k;
-        int64_t total = 0;
-        for (int64_t w = 0; w < n_words; w++) {
-            uint64_t x = bits[(int64_t)items[0] * n_words + w];
-            for (int32_t j = 1; j < k && x; j++) x &= bits[(int64_t)items[j] * n_words + w];
-            total += __builtin_popcountll(x);
-        }
-        out[c] = total;
-    }
-}
-
-
 /* Support of joined candidates prefix + {last}: candidates come in segments sharing one
  * (k-1)-itemset row of `prev` (its first k-1 items are the prefix of all of them). The
  * prefix bitset is ANDed once per segment and only its non-zero words are visited, so a

@@ -37,8 +37,6 @@ def _lib() -> ctypes.CDLL:
     lib.bw_pair_take.argtypes = [_ptr, _ptr, _ptr, _ptr, _ptr]
     lib.bw_bitsets.restype = None
     lib.bw_bitsets.argtypes = [_ptr, _ptr, _i64, _i64, _ptr]
-    lib.bw_support.restype = None
-    lib.bw_support.argtypes = [_ptr, _i64, _ptr, _i64, _i32, _ptr, ctypes.c_int]
     lib.bw_support_join.restype = None
     lib.bw_support_join.argtypes = [_ptr, _i64, _ptr, _i32, _ptr, _ptr, _i64, _ptr, _ptr, ctypes.c_int]
     lib.bw_sort_rows.restype = _i64
@@ -146,19 +144,6 @@ def bitsets(indptr: np.ndarray, indices: np.ndarray, n_rows: int) -> np.ndarray:
     n_words = max(1, (n_baskets + 63) // 64)
     out = np.zeros((n_rows, n_words), dtype=np.uint64)
     _lib().bw_bitsets(_p(indptr), _p(indices), n_baskets, n_words, _p(out))
-    return out
-
-
-def support_counts(bits: np.ndarray, candidates: np.ndarray, n_threads: int | None = None) -> np.ndarray:
-    """Baskets holding every item of each candidate (rows of item codes into ``bits``)."""
-    bits = np.ascontiguousarray(bits, dtype=np.uint64)
-    candidates = _arr(candidates, np.int32)
-    if candidates.ndim != 2:
-        raise ValueError("candidates must be a 2-d array (n_candidates, k)")
-    out = np.empty(len(candidates), dtype=np.int64)
-    if len(candidates):
-        _lib().bw_support(_p(bits), bits.shape[1], _p(candidates), len(candidates), candidates.shape[1], _p(out),
-                          int(n_threads or default_threads()))
     return out
 
 

@@ -69,10 +69,6 @@ class Baskets:
         """Baskets holding each item."""
         return np.bincount(self.indices, minlength=self.n_items).astype(np.int64)
 
-    def basket_of_entries(self) -> np.ndarray:
-        """The basket (row) of every entry of :attr:`indices`."""
-        return np.repeat(np.arange(self.n_baskets, dtype=np.int64), self.sizes())
-
     def to_lists(self) -> list[list[str]]:
         ids = self.item_ids
         return [ids[self.indices[s:e]].tolist() for s, e in zip(self.indptr[:-1], self.indptr[1:], strict=True)]

@@ -137,9 +137,10 @@ def frequent_itemsets(
     mapped = remap[baskets.indices]
     keep = mapped >= 0
     sub_indices = mapped[keep]
-    kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+    # entries kept before each position (int32 while it fits: this array is as long as the incidence)
+    kept_before = np.zeros(len(keep) + 1, dtype=np.int32 if len(keep) < 2**31 - 1 else np.int64)
     np.cumsum(keep, out=kept_before[1:])
-    sub_indptr = kept_before[baskets.indptr]
+    sub_indptr = kept_before[baskets.indptr].astype(np.int64)
     del mapped, keep, kept_before
     n_f = len(frequent)
 

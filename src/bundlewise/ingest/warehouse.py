@@ -146,6 +146,3 @@ class Warehouse:
     def counts(self) -> dict[str, int]:
         """Row count of every canonical table."""
         return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in CANONICAL_TABLES}
-
-    def has_data(self, table: str) -> bool:
-        return bool(self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0])

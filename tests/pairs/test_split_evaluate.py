@@ -30,9 +30,11 @@ def test_no_leak(shop) -> None:
     # cold products: present later, absent from every training table
     assert len(s.cold_items) == round(0.15 * len(np.union1d(np.unique(s.valid.indices), np.unique(s.test.indices))))
     cold_codes = np.searchsorted(s.train.item_ids.astype(str), s.cold_items)
-    assert s.train.item_counts()[cold_codes].sum() == 0 and s.valid.item_counts()[cold_codes].sum() == 0
+    assert s.train.item_counts()[cold_codes].sum() == 0 and s.valid_fit.item_counts()[cold_codes].sum() == 0
+    assert s.fit_data("valid").item_counts()[cold_codes].sum() == 0
     assert s.fit_data("test").item_counts()[cold_codes].sum() == 0
-    assert s.test.item_counts()[cold_codes].sum() > 0
+    # ... and they are scored in both later blocks
+    assert s.test.item_counts()[cold_codes].sum() + s.valid.item_counts()[cold_codes].sum() > 0
     for part in ("valid", "test"):
         cat = s.catalog_for(part).set_index("product_id")
         assert (cat.loc[s.cold_items, "n_orders"] == 0).all()

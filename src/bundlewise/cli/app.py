@@ -80,12 +80,17 @@ def root(
 
 
 def _register() -> None:
-    from bundlewise.cli import datasets, ingest, mine, stats
+    from bundlewise.cli import datasets, evaluate, ingest, mine, pairs, stats, text
 
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(datasets.app, name="datasets")
     stats.register(app)
     mine.register(app)
+    text.register(app)
+    evaluate.register(app)
+    pairs.register(app)
+    from bundlewise.cli import bundles as bundles_cli  # noqa: I001 (kept apart: one line per verb group owner)
+    bundles_cli.register(app)
 
 
 _register()

@@ -62,8 +62,8 @@ def evaluate_cmd(
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for intervals.")] = 1000,
     encoder: Annotated[str, typer.Option("--encoder", help="Text encoder: auto | minilm | "
                                                            "multilingual-e5-small.")] = "auto",
-    pair_model: Annotated[Path | None, typer.Option("--pair-model", help="Also evaluate a trained pair model "
-                                                                         "(checkpoint from 'bundlewise train').")] = None,
+    pair_model: Annotated[Path | None, typer.Option(
+        "--pair-model", help="Also evaluate a trained pair model (checkpoint from 'bundlewise train').")] = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", help="results.md, results.json, report.html.")] = Path(
         "eval_out"),
     workdir: Annotated[Path, typer.Option("--workdir", help="Where dataset warehouses are kept.")] = Path(

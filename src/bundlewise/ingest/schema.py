@@ -154,10 +154,22 @@ _V2 = (
     )""",
 )
 
+_V3 = (
+    """CREATE TABLE text_embeddings (
+        model_id    VARCHAR NOT NULL,   -- encoder, version and settings that change vectors
+        text_sha256 VARCHAR NOT NULL,   -- of the exact text that was encoded
+        dim         INTEGER NOT NULL,
+        vector      FLOAT[] NOT NULL,
+        created_at  TIMESTAMP,
+        PRIMARY KEY (model_id, text_sha256)
+    )""",
+)
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables: products, orders, order lines, returns, events, ingest log, rejects", _V1),
     Migration(2, "mining results: runs, pair statistics, itemsets, rules", _V2),
+    Migration(3, "text embeddings cache: vectors by model and text hash", _V3),
 )
 
 
@@ -178,4 +190,5 @@ CANONICAL_TABLES = (
     "pair_stats",
     "itemsets",
     "rules",
+    "text_embeddings",
 )

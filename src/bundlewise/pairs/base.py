@@ -77,10 +77,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` columns of each row, best first; ties by lower column; ``-inf`` entries become padding."""
     n, m = scores.shape
     kk = min(k, m)
-    if kk < m:
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-    else:
-        part = np.tile(np.arange(m), (n, 1))
+    part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (n, 1))
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1) if n else np.zeros((0, kk), dtype=np.int64)
     top = np.take_along_axis(part, order, axis=1)

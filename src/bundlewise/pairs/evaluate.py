@@ -165,7 +165,7 @@ def _bootstrap(values: np.ndarray, basket: np.ndarray, n_baskets: int, n_boot: i
     counts = np.bincount(basket, minlength=n_baskets).astype(np.float64)
     used = counts > 0
     sums, counts = sums[used], counts[used]
-    lo, hi = [], []
+    lo, _hi = [], []
     for s in range(0, n_boot, 200):  # blocks of replicates keep memory flat on big test blocks
         w = rng.poisson(1.0, size=(min(200, n_boot - s), len(sums))).astype(np.float64)
         means = (w @ sums) / np.maximum(w @ counts, 1e-12)

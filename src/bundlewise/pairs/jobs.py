@@ -84,3 +84,77 @@ def run_evaluation(wh: Warehouse, config: EvalConfig, models: list[str], out_dir
     paths = write_report(bench, out_dir, title=title,
                          extra={"config": config.to_dict(), "embedding_model": embedding_model})
     return EvaluationRun(bench, paths, embedding_model)
+
+
+@dataclass
+class TrainingRun:
+    model: Any
+    path: Path
+    encoder_id: str
+    n_baskets: int
+    n_products: int
+    report: Path
+
+
+def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, Any] | None = None,
+                     encoder: Any = None, progress: Progress = NULL_PROGRESS) -> TrainingRun:
+    """Fit a :class:`~bundlewise.pairs.model.PairModel` on every basket of the warehouse and save it.
+
+    The catalogue is every real product (sold or not: unsold ones are still reachable by text);
+    embeddings come from the warehouse's cache. Writes the checkpoint folder plus
+    ``training.html`` (loss curves) and ``metrics.json`` inside it; TensorBoard logs too when
+    ``torch.utils.tensorboard`` is importable.
+    """
+    import json
+
+    from bundlewise.pairs.model import PairModel
+    from bundlewise.pairs.model_io import save_pair_model
+
+    if encoder is None:
+        from bundlewise.text import ProductEncoder
+
+        encoder = ProductEncoder()
+    baskets = load_baskets(wh, progress=progress)
+    catalog, encoder_id = with_embeddings(wh, load_catalog(wh), encoder, progress)
+    model = PairModel(**(params or {})).fit(baskets, catalog, progress=progress)
+    metrics = {"best_held_out_bce": model.best_loss_, "best_epoch": model.best_epoch_,
+               "fit_seconds": model.fit_seconds_, "n_baskets": baskets.n_baskets, "n_products": len(catalog)}
+    path = save_pair_model(model, out_path, encoder_id=encoder_id, metrics=metrics)
+    (path / "metrics.json").write_text(json.dumps({**metrics, "history": model.history_}, indent=2), encoding="utf-8")
+    report = _training_report(model, path / "training.html")
+    _tensorboard(model, path / "tensorboard")
+    return TrainingRun(model, path, encoder_id, baskets.n_baskets, len(catalog), report)
+
+
+def _training_report(model: Any, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bundlewise.report import HtmlReport
+
+    hist = pd.DataFrame(model.history_)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(hist.epoch, hist.train_loss, marker="o", label="training loss (BCE + volume)")
+    ax.plot(hist.epoch, hist.held_out_bce, marker="o", label="held-out BCE")
+    ax.axvline(model.best_epoch_, color="#999", ls="--", lw=1)
+    ax.set_xlabel("epoch")
+    ax.legend(frameon=False)
+    page = HtmlReport("Pair model training", f"best held-out BCE {model.best_loss_:.4f} at epoch "
+                                             f"{model.best_epoch_}; {model.fit_seconds_:.0f} s")
+    page.heading("Loss curves").figure(fig).table(hist)
+    page.heading("Parameters").table(pd.DataFrame([{k: str(v) for k, v in model.get_params().items()}]))
+    return page.write(path)
+
+
+def _tensorboard(model: Any, logdir: Path) -> None:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional; the JSON and HTML logs are always written
+        return
+    writer = SummaryWriter(str(logdir))
+    for row in model.history_:
+        writer.add_scalar("loss/train", row["train_loss"], row["epoch"])
+        writer.add_scalar("loss/held_out_bce", row["held_out_bce"], row["epoch"])
+    writer.close()

@@ -41,7 +41,9 @@ class EvalSplit:
     Attributes
     ----------
     train, valid, test : Baskets
-        ``train`` and ``valid`` never contain a cold product.
+        ``train`` never contains a cold product; ``valid`` and ``test`` do (they are scored on them).
+    valid_fit : Baskets
+        ``valid`` without the cold products: what a model refitted before the test may learn from.
     cold_items : array of str
         Sorted ids of the cold-start products.
     catalog : DataFrame
@@ -58,13 +60,15 @@ class EvalSplit:
     catalog: pd.DataFrame
     boundaries: dict[str, np.datetime64] = field(default_factory=dict)
     config: EvalConfig = field(default_factory=EvalConfig)
+    valid_fit: Baskets | None = None  # validation without cold products: what a refit may learn from
 
     def fit_data(self, part: str) -> Baskets:
         """The baskets a model may learn from before being scored on ``part`` (valid or test)."""
         if part == "valid":
             return self.train
         if part == "test":
-            return concat_baskets(self.train, self.valid) if self.config.refit else self.train
+            valid = self.valid_fit if self.valid_fit is not None else self.valid
+            return concat_baskets(self.train, valid) if self.config.refit else self.train
         raise ConfigError(f"part is {part!r}; allowed parts are 'valid', 'test'")
 
     def target(self, part: str) -> Baskets:
@@ -112,7 +116,7 @@ def drop_items(baskets: Baskets, items_mask: np.ndarray) -> Baskets:
     return reduced.select(sizes > 0)
 
 
-def temporal_split(baskets: Baskets, catalog: pd.DataFrame, config: EvalConfig = EvalConfig()) -> EvalSplit:
+def temporal_split(baskets: Baskets, catalog: pd.DataFrame, config: EvalConfig | None = None) -> EvalSplit:
     """Split ``baskets`` into train / validation / test blocks and draw the cold products.
 
     Parameters
@@ -122,12 +126,14 @@ def temporal_split(baskets: Baskets, catalog: pd.DataFrame, config: EvalConfig =
     catalog : DataFrame
         Needs ``product_id``; products of the baskets missing from it are added (with empty text),
         products that never sold are left out.
-    config : EvalConfig
+    config : EvalConfig, optional
+        Default ``EvalConfig()``.
 
     Returns
     -------
     EvalSplit
     """
+    config = config or EvalConfig()
     if baskets.timestamps is None:
         raise ConfigError("a temporal split needs basket timestamps; these baskets have none (load them from the "
                           "warehouse with load_baskets, or give orders an ordered_at column)")
@@ -157,7 +163,8 @@ def temporal_split(baskets: Baskets, catalog: pd.DataFrame, config: EvalConfig =
     cold_codes = np.sort(rng.choice(later, size=n_cold, replace=False)) if n_cold else np.array([], dtype=np.int64)
     cold_mask = np.zeros(len(vocab), dtype=bool)
     cold_mask[cold_codes] = True
-    train, valid = drop_items(train, cold_mask), drop_items(valid, cold_mask)
+    # cold products leave every table a model learns from; validation keeps them for scoring
+    train, valid_fit = drop_items(train, cold_mask), drop_items(valid, cold_mask)
 
     cat = catalog.copy()
     cat["product_id"] = cat["product_id"].astype(str)
@@ -171,4 +178,4 @@ def temporal_split(baskets: Baskets, catalog: pd.DataFrame, config: EvalConfig =
     log.info("split: %d train, %d valid, %d test baskets; %d cold products; %d dropped by the size cap",
              train.n_baskets, valid.n_baskets, test.n_baskets, n_cold, n_dropped)
     return EvalSplit(train, valid, test, vocab[cold_codes].astype(str), cat,
-                     {"valid_from": t_valid, "test_from": t_test}, config)
+                     {"valid_from": t_valid, "test_from": t_test}, config, valid_fit)

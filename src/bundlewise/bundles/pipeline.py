@@ -1,0 +1,312 @@
+"""From a warehouse to a bundle plan: baskets, statistics, candidates, rules, elasticities, demand,
+prices and the portfolio, in one call.
+
+Examples
+--------
+>>> from bundlewise.ingest import Warehouse
+>>> cfg = BundlePlanConfig.from_dict({"min_count": 3, "portfolio": {"max_bundles": 10}})
+>>> cfg.portfolio.max_bundles, cfg.pricing.max_discount
+(10, 0.3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import pandas as pd
+
+from bundlewise.bundles.candidates import generate_candidates
+from bundlewise.bundles.demand import BundleDemandModel
+from bundlewise.bundles.elasticity import estimate_elasticities, price_panel_from_warehouse
+from bundlewise.bundles.portfolio import PortfolioConstraints, PortfolioResult, select_portfolio
+from bundlewise.bundles.pricing import PricingConstraints, price_bundles
+from bundlewise.bundles.rules import BundleRules
+from bundlewise.config import _ConfigBase
+from bundlewise.errors import ConfigError, allowed
+from bundlewise.ingest.catalog import load_catalog
+from bundlewise.ingest.warehouse import Warehouse
+from bundlewise.mining.pairs import RANK_METRICS, CoPurchaseStats
+from bundlewise.mining.source import BasketQuery, load_baskets
+from bundlewise.progress import NULL_PROGRESS, Progress
+
+log = logging.getLogger(__name__)
+
+_NESTED = {"pricing": PricingConstraints, "portfolio": PortfolioConstraints, "rules": BundleRules}
+
+
+@dataclass(frozen=True)
+class BundlePlanConfig(_ConfigBase):
+    """Every setting of :func:`plan_bundles`.
+
+    Parameters
+    ----------
+    min_count : int
+        A pair (and, when counted, a triple) must be bought together in this many baskets.
+    max_basket_size : int, optional
+        Leave out bigger baskets when counting pairs (wholesale orders).
+    metric : str
+        Ranking of partners (a :class:`~bundlewise.mining.CoPurchaseStats` metric).
+    top_k : int
+        Partners per product; ``max_size`` 3 adds triples; ``max_candidates`` keeps the best.
+    period : {"day", "week", "month"}
+        Price periods of the elasticity panel and of the demand model's price variation.
+    prior_mean, prior_sd : float
+        Elasticity prior (see :func:`~bundlewise.bundles.elasticity.estimate_elasticities`).
+    n_draws, n_boot, random_state : int
+        Of the :class:`~bundlewise.bundles.demand.BundleDemandModel`.
+    pricing, portfolio, rules
+        :class:`PricingConstraints`, :class:`PortfolioConstraints`, :class:`BundleRules`
+        (dicts are accepted by :meth:`from_dict`). The rules' ``max_discount`` and
+        ``min_margin_rate`` tighten the pricing constraints.
+    """
+
+    _name: ClassVar[str] = "bundle plan"
+
+    min_count: int = 20
+    max_basket_size: int | None = None
+    metric: str = "shrunk_lift"
+    top_k: int = 10
+    max_size: int = 3
+    max_candidates: int | None = 200
+    period: str = "week"
+    prior_mean: float = -2.5  # meta-analysis mean of own-price elasticities ≈ -2.6 (Bijmolt, van Heerde & Pieters 2005)
+    prior_sd: float = 1.0
+    n_draws: int = 20000
+    n_boot: int = 200
+    random_state: int = 0
+    pricing: PricingConstraints = field(default_factory=PricingConstraints)
+    portfolio: PortfolioConstraints = field(default_factory=PortfolioConstraints)
+    rules: BundleRules = field(default_factory=BundleRules)
+
+    def __post_init__(self) -> None:
+        if self.metric not in RANK_METRICS:
+            raise ConfigError(f"metric is {self.metric!r}; allowed metrics are {allowed(RANK_METRICS)}")
+        if not isinstance(self.min_count, int) or self.min_count < 1:
+            raise ConfigError(f"min_count is {self.min_count!r}; it must be an integer >= 1")
+        if self.max_candidates is not None and self.max_candidates < 1:
+            raise ConfigError(f"max_candidates is {self.max_candidates}; it must be >= 1 or None")
+        for name, cls in _NESTED.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"{name} must be a {cls.__name__} (or a dict of its keys in from_dict)")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        data = dict(data)
+        for name, sub in _NESTED.items():
+            if isinstance(data.get(name), Mapping):
+                data[name] = sub.from_dict(data[name])
+        return super().from_dict(data)
+
+    def effective_pricing(self) -> PricingConstraints:
+        """The pricing constraints tightened by the rules (max discount, margin floor)."""
+        p, r = self.pricing, self.rules
+        changes: dict[str, Any] = {}
+        if r.max_discount is not None and r.max_discount < p.max_discount:
+            changes["max_discount"] = r.max_discount
+            changes["discount_grid_step"] = min(p.discount_grid_step, r.max_discount)
+        if r.min_margin_rate is not None and r.min_margin_rate > p.margin_floor:
+            changes["margin_floor"] = r.min_margin_rate
+        return dataclasses.replace(p, **changes) if changes else p
+
+
+@dataclass
+class BundlePlan:
+    """Everything :func:`plan_bundles` computed, for tables, reports and checks.
+
+    Attributes
+    ----------
+    selected : DataFrame
+        The portfolio: priced bundles chosen by the MILP (best profit first).
+    priced : DataFrame
+        Every candidate that passed the rules, priced, with ``selected`` (bool).
+    rejected : DataFrame
+        Candidates the business rules rejected, with their ``reason``.
+    portfolio : PortfolioResult
+    elasticities : DataFrame
+        Per product of the candidates (see ``estimate_elasticities``).
+    demand : BundleDemandModel
+        The fitted model (``profit_curve`` for plots).
+    catalog : DataFrame
+        The catalogue used (regular prices filled from observed prices where missing).
+    config : BundlePlanConfig
+    n_baskets : int
+    seconds : dict of str -> float
+        Wall time of each step.
+    """
+
+    selected: pd.DataFrame
+    priced: pd.DataFrame
+    rejected: pd.DataFrame
+    portfolio: PortfolioResult
+    elasticities: pd.DataFrame
+    demand: BundleDemandModel
+    catalog: pd.DataFrame
+    config: BundlePlanConfig
+    n_baskets: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._t
+        self._t = now
+
+
+def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model_scorer: Any = None,
+                 query: BasketQuery | None = None, progress: Progress = NULL_PROGRESS) -> BundlePlan:
+    """Which bundles to run, at what price, and what each is expected to earn.
+
+    Steps: the warehouse's baskets → :class:`CoPurchaseStats` → :func:`generate_candidates`
+    (top partners by ``config.metric``, triples) → :meth:`BundleRules.apply` →
+    :func:`estimate_elasticities` on the weekly price panel → :class:`BundleDemandModel` (with
+    the observed prices per period) → :func:`price_bundles` → :func:`select_portfolio`.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        Orders loaded; a products file with prices and costs makes the plan better (missing
+        regular prices are taken from the median observed shelf price, missing costs from
+        the assumed margin rate).
+    config : BundlePlanConfig, optional
+    model_scorer : object with ``recommend(ids, k)``, optional
+        A learned pair model whose scores fill ``model_score``.
+    query : BasketQuery, optional
+        Only these baskets (segment, store, dates).
+    progress : Progress
+
+    Returns
+    -------
+    BundlePlan
+
+    Raises
+    ------
+    ConfigError
+        No baskets (nothing loaded) or no candidate pair reaches ``min_count``.
+    """
+    cfg = config or BundlePlanConfig()
+    clock = _Clock()
+    baskets = load_baskets(wh, query or BasketQuery(), progress)
+    catalog = _with_prices(wh, load_catalog(wh))
+    clock.lap("load")
+    with progress.task("pair statistics", total=None):
+        stats = CoPurchaseStats(min_count=cfg.min_count, max_basket_size=cfg.max_basket_size).fit(baskets)
+        pair_stats = stats.pair_stats()
+    clock.lap("pairs")
+    frequent = catalog.loc[catalog["n_orders"] >= cfg.min_count, "product_id"]
+    candidates = generate_candidates(stats, catalog, pair_stats=pair_stats, top_k=cfg.top_k, max_size=cfg.max_size,
+                                     min_count=cfg.min_count, metric=cfg.metric, model_scorer=model_scorer,
+                                     baskets=baskets, max_candidates=cfg.max_candidates, products=frequent,
+                                     progress=progress)
+    if candidates.empty:
+        raise ConfigError(f"no product pair is bought together in >= {cfg.min_count} of the {baskets.n_baskets:,} "
+                          "baskets; lower min_count (bundles --min-count) or load more orders")
+    kept, rejected = cfg.rules.apply(candidates, catalog)
+    clock.lap("candidates")
+    in_bundles = sorted({p for products in kept["products"] for p in products})
+    panel = price_panel_from_warehouse(wh, cfg.period)
+    panel = panel[panel["product_id"].isin(in_bundles)]
+    elasticities = estimate_elasticities(_pool_sparse_stores(panel), prior_mean=cfg.prior_mean, prior_sd=cfg.prior_sd)
+    elasticities = _complete(elasticities, in_bundles, catalog, cfg)
+    clock.lap("elasticities")
+    demand = BundleDemandModel(n_draws=cfg.n_draws, n_boot=cfg.n_boot, random_state=cfg.random_state,
+                               prior_elasticity=cfg.prior_mean, prior_elasticity_sd=cfg.prior_sd)
+    with progress.task("demand model", total=None):
+        demand.fit(baskets, catalog, elasticities, pair_stats, prices=_chain_prices(panel))
+    clock.lap("demand")
+    if kept.empty:
+        priced = kept.assign(selected=pd.Series(dtype=bool))
+    else:
+        priced = price_bundles(kept, catalog, demand, cfg.effective_pricing(), progress=progress)
+    clock.lap("pricing")
+    result = select_portfolio(priced, catalog, cfg.portfolio)
+    priced = priced.assign(selected=priced["bundle_id"].isin(set(result.selected["bundle_id"])))
+    clock.lap("portfolio")
+    log.info("bundle plan: %d candidates, %d rejected by rules, %d proposed, %d selected (%s)", len(candidates),
+             len(rejected), int(priced["proposed"].sum()) if len(priced) else 0, len(result.selected),
+             ", ".join(f"{k} {v:.1f}s" for k, v in clock.seconds.items()))
+    return BundlePlan(result.selected, priced, rejected, result, elasticities, demand, catalog, cfg,
+                      baskets.n_baskets, clock.seconds)
+
+
+def _with_prices(wh: Warehouse, catalog: pd.DataFrame) -> pd.DataFrame:
+    """Fill missing regular prices with the median observed shelf price (paid price + discount per unit)."""
+    missing = catalog["price"].isna() | (catalog["price"] <= 0)
+    if not missing.any():
+        return catalog
+    observed = wh.con.sql("""
+        SELECT product_id, median(unit_price + abs(coalesce(discount, 0)) / quantity) AS shelf
+        FROM order_lines WHERE quantity > 0 AND unit_price > 0 GROUP BY product_id""").df()
+    shelf = observed.set_index("product_id")["shelf"]
+    filled = catalog["product_id"].map(shelf)
+    catalog = catalog.copy()
+    catalog.loc[missing, "price"] = filled[missing]
+    n_filled = int(catalog.loc[missing, "price"].notna().sum())
+    log.info("regular price of %d products taken from observed prices (no catalogue price)", n_filled)
+    catalog.attrs["prices_from_orders"] = n_filled
+    return catalog
+
+
+def _pool_sparse_stores(panel: pd.DataFrame, min_median_units: float = 5.0) -> pd.DataFrame:
+    """Sum stores into one chain-level row per product and period when store rows are sparse.
+
+    A panel built from orders has no row for a store-week without sales; where the typical
+    store row holds a unit or two (household panels such as The Complete Journey) the log
+    quantity is ~0 at every price and the slope collapses toward 0 (measured there: median
+    -0.2 by store, -1.5 summed over stores). Summing over stores keeps the price variation
+    and restores the counts.
+    """
+    if panel.empty or "store_id" not in panel or panel["quantity"].median() >= min_median_units:
+        return panel
+    g = panel.assign(revenue=panel["price"] * panel["quantity"]).groupby(["product_id", "period"], sort=True)
+    out = g.agg(revenue=("revenue", "sum"), quantity=("quantity", "sum"), category=("category", "first"),
+                promo=("promo", "max")).reset_index()
+    out["price"] = out["revenue"] / out["quantity"]
+    log.info("elasticity panel: store rows hold a median %.1f units; pooled over stores", panel["quantity"].median())
+    return out[["product_id", "period", "price", "quantity", "category", "promo"]]
+
+
+def _chain_prices(panel: pd.DataFrame) -> pd.DataFrame:
+    """One price per product and period (quantity-weighted over stores), as the demand model wants."""
+    if panel.empty:
+        return pd.DataFrame({"product_id": pd.Series(dtype=object), "period": pd.Series(dtype="datetime64[us]"),
+                             "price": pd.Series(dtype=float)})
+    g = panel.assign(revenue=panel["price"] * panel["quantity"]).groupby(["product_id", "period"], sort=True)
+    out = g[["revenue", "quantity"]].sum().reset_index()
+    out["price"] = out["revenue"] / out["quantity"]
+    return out[["product_id", "period", "price"]]
+
+
+def _complete(elasticities: pd.DataFrame, products: list[str], catalog: pd.DataFrame,
+              cfg: BundlePlanConfig) -> pd.DataFrame:
+    """Products of bundles absent from the panel (no dated sales) get the prior."""
+    have = set(elasticities["product_id"])
+    missing = [p for p in products if p not in have]
+    if not missing:
+        return elasticities
+    extra = pd.DataFrame({"product_id": missing, "category": "all", "elasticity": cfg.prior_mean,
+                          "se": cfg.prior_sd, "n_obs": 0, "n_price_levels": 0, "source": "prior"})
+    return pd.concat([elasticities, extra], ignore_index=True).sort_values("product_id").reset_index(drop=True)
+
+
+def bundle_table(plan: BundlePlan, *, selected_only: bool = True) -> pd.DataFrame:
+    """A flat table of the plan for CSV/JSON: products and titles joined, percentages as fractions."""
+    df = plan.selected if selected_only else plan.priced
+    if df.empty:
+        return df.copy()
+    out = df.copy()
+    out["products"] = [" + ".join(map(str, p)) for p in out["products"]]
+    out["titles"] = [" + ".join(map(str, t)) for t in out["titles"]]
+    return out
+
+
+__all__ = ["BundlePlan", "BundlePlanConfig", "bundle_table", "plan_bundles"]

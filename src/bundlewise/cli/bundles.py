@@ -1,0 +1,175 @@
+"""``bundlewise bundles`` (the priced bundle plan) and ``bundlewise report`` (its HTML report)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from bundlewise.cli._console import STATE, out, progress
+from bundlewise.errors import ConfigError, allowed
+
+OUTPUT_SUFFIXES = (".csv", ".json")
+
+MaxDiscount = Annotated[float, typer.Option("--max-discount", help="Largest discount off the regular prices.")]
+MaxBundles = Annotated[int, typer.Option("--max-bundles", help="Bundles in the portfolio at most.")]
+PerProduct = Annotated[int, typer.Option("--per-product", help="Bundles any one product may be in.")]
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Business rules file (.toml or .json): "
+                                                               "never-together pairs, categories, margins, stock.")]
+MinCount = Annotated[int, typer.Option("--min-count", help="Bundle products bought together in >= N baskets.")]
+MarginFloor = Annotated[float, typer.Option("--margin-floor", help="Minimum margin rate of a bundle price over "
+                                                                   "cost.")]
+PriceEnding = Annotated[float | None, typer.Option("--price-ending", help="Bundle prices end in these cents "
+                                                                          "(e.g. 0.99).")]
+CategoryCap = Annotated[int | None, typer.Option("--category-cap", help="Bundles touching any one category.")]
+BrandCap = Annotated[int | None, typer.Option("--brand-cap", help="Bundles touching any one brand.")]
+MaxCandidates = Annotated[int, typer.Option("--max-candidates", help="Best-scored candidates priced.")]
+MaxSize = Annotated[int, typer.Option("--max-size", help="Products per bundle: 2, or 3 to add triples.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed of the demand simulation.")]
+
+
+def _config(max_discount: float, max_bundles: int, per_product: int, rules: Path | None, min_count: int,
+            margin_floor: float, price_ending: float | None, category_cap: int | None, brand_cap: int | None,
+            max_candidates: int, max_size: int, seed: int) -> Any:
+    from bundlewise.bundles import BundlePlanConfig, BundleRules, PortfolioConstraints, PricingConstraints
+
+    return BundlePlanConfig(
+        min_count=min_count, max_candidates=max_candidates, max_size=max_size, random_state=seed,
+        pricing=PricingConstraints(max_discount=max_discount, margin_floor=margin_floor, price_ending=price_ending,
+                                   discount_grid_step=min(0.01, max_discount)),
+        portfolio=PortfolioConstraints(max_bundles=max_bundles, per_product=per_product, category_cap=category_cap,
+                                       brand_cap=brand_cap),
+        rules=BundleRules.from_file(rules) if rules is not None else BundleRules())
+
+
+def _plan(cfg: Any) -> Any:
+    from bundlewise.bundles import plan_bundles
+    from bundlewise.ingest import Warehouse
+
+    with Warehouse(STATE.db) as wh, progress() as bars:
+        return plan_bundles(wh, cfg, progress=bars)
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def write_table(plan: Any, path: Path, *, everything: bool) -> int:
+    """Write the plan (selected bundles, or every priced one) to CSV or JSON; returns the row count."""
+    from bundlewise.bundles import bundle_table
+
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"--output {path} has suffix {suffix!r}; allowed suffixes are {allowed(OUTPUT_SUFFIXES)}")
+    if suffix == ".csv":
+        table = bundle_table(plan, selected_only=not everything)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+        return len(table)
+    df = plan.priced if everything else plan.selected
+    records = json.loads(df.to_json(orient="records", force_ascii=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    return len(records)
+
+
+def bundles_cmd(
+    max_discount: MaxDiscount = 0.3,
+    max_bundles: MaxBundles = 50,
+    per_product: PerProduct = 2,
+    rules: RulesOpt = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the plan to FILE.csv or FILE.json.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Write every priced candidate (with 'selected', "
+                                                           "'proposed' and 'reason'), not only the portfolio.")]
+    = False,
+    min_count: MinCount = 20,
+    margin_floor: MarginFloor = 0.0,
+    price_ending: PriceEnding = None,
+    category_cap: CategoryCap = None,
+    brand_cap: BrandCap = None,
+    max_candidates: MaxCandidates = 200,
+    max_size: MaxSize = 3,
+    seed: Seed = 0,
+    top: Annotated[int, typer.Option("--top", help="Bundles to print.")] = 20,
+) -> None:
+    """Priced bundles to run: discount, expected attach rates and incremental margin, evidence and why."""
+    if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:  # before the minutes of work
+        raise ConfigError(f"--output {output} has suffix {output.suffix.lower()!r}; allowed suffixes are "
+                          f"{allowed(OUTPUT_SUFFIXES)}")
+    cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
+                  category_cap, brand_cap, max_candidates, max_size, seed)
+    plan = _plan(cfg)
+    sel = plan.selected
+    total = plan.portfolio.objective
+    n_proposed = int(plan.priced["proposed"].sum()) if len(plan.priced) else 0
+    out.print(f"{len(sel)} bundles chosen from {len(plan.priced) + len(plan.rejected):,} candidates "
+              f"({len(plan.rejected):,} set aside by rules, {n_proposed:,} "
+              f"with a positive expected margin; {plan.n_baskets:,} baskets; "
+              f"{sum(plan.seconds.values()):.1f} s)")
+    out.print(f"expected incremental margin: {total:.2f} per 1,000 shoppers "
+              f"(MILP {plan.portfolio.status}, gap {plan.portfolio.mip_gap:.2%})")
+    if len(sel) and (sel["margin_source"] == "assumed").any():
+        out.print(f"note: {(sel['margin_source'] == 'assumed').sum()} bundles hold products without a catalogue cost; "
+                  f"their margins assume a {cfg.effective_pricing().assumed_margin_rate:.0%} margin rate")
+    if len(sel):
+        t = Table("#", "products", "titles", "regular", "bundle", "off", "attach w/o→with", "margin /1k [90%]",
+                  "n_ab", "lift", "model", box=None, pad_edge=False)
+        t.columns[2].overflow = "fold"
+        t.columns[2].max_width = 48
+        shown = sel.head(top)
+        for i, r in enumerate(shown.itertuples(), start=1):
+            t.add_row(str(i), " + ".join(r.products), " + ".join(r.titles), _fmt(r.regular_price),
+                      _fmt(r.bundle_price), f"{r.discount:.0%}",
+                      f"{r.attach_rate_without:.1%} → {r.attach_rate_with:.1%}",
+                      f"{r.incremental_profit:.2f} [{_fmt(r.profit_low)}, {_fmt(r.profit_high)}]", f"{r.n_ab:,}",
+                      _fmt(r.lift), _fmt(r.model_score, ".3f"))
+        out.print(t)
+        out.print("why:")
+        for i, r in enumerate(shown.itertuples(), start=1):
+            out.print(f" {i:>2}. {r.explanation}", markup=False)
+        if len(sel) > top:
+            out.print(f"… and {len(sel) - top} more (--top N, or --output FILE for all)")
+    elif len(plan.priced):
+        best = plan.priced.sort_values("incremental_profit", ascending=False).head(3)
+        out.print("no bundle is expected to add margin; the closest:")
+        for r in best.itertuples():
+            out.print(f"  {' + '.join(r.titles)}: {r.reason}")
+    if output is not None:
+        n = write_table(plan, output, everything=everything)
+        out.print(f"wrote {n:,} bundles to {output}")
+
+
+def report_cmd(
+    output: Annotated[Path, typer.Option("--output", help="The HTML file to write.")] = Path("report.html"),
+    max_discount: MaxDiscount = 0.3,
+    max_bundles: MaxBundles = 50,
+    per_product: PerProduct = 2,
+    rules: RulesOpt = None,
+    min_count: MinCount = 20,
+    margin_floor: MarginFloor = 0.0,
+    price_ending: PriceEnding = None,
+    category_cap: CategoryCap = None,
+    brand_cap: BrandCap = None,
+    max_candidates: MaxCandidates = 200,
+    max_size: MaxSize = 3,
+    seed: Seed = 0,
+    top: Annotated[int, typer.Option("--top", help="Bundles whose profit curve is drawn.")] = 6,
+) -> None:
+    """An HTML report of the bundle plan: portfolio, profit-vs-discount curves, association graph."""
+    from bundlewise.bundles.report import build_report
+
+    cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
+                  category_cap, brand_cap, max_candidates, max_size, seed)
+    plan = _plan(cfg)
+    path = build_report(plan, top=top).write(output)
+    out.print(f"wrote {path} ({len(plan.selected)} bundles, expected incremental margin "
+              f"{plan.portfolio.objective:.2f} per 1,000 shoppers)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bundles")(bundles_cmd)
+    app.command("report")(report_cmd)

@@ -1,0 +1,165 @@
+"""Inputs of the pair model: product features (text embedding, price, category) and the
+directional co-purchase features of an ordered pair ``i → j``.
+
+The co-purchase features come from a fitted :class:`~bundlewise.mining.CoPurchaseStats`; a
+pair never seen together gets zeros and ``has_pair = 0``, which is also exactly what a
+cold-start product looks like, so one network serves warm and cold products.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bundlewise.mining import Baskets, CoPurchaseStats
+>>> stats = CoPurchaseStats(min_count=1).fit(Baskets.from_lists([["a", "b"], ["a", "b"], ["a", "c"]]))
+>>> table = PairTable.from_stats(stats)
+>>> table.counts(np.array([0, 1, 0]), np.array([1, 0, 2])).tolist()
+[2.0, 2.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bundlewise.mining import metrics
+from bundlewise.mining.pairs import CoPurchaseStats
+
+PAIR_FEATURES = ("log_n_ij", "conf_ij", "conf_ji", "log_shrunk_lift", "log_count_i", "log_count_j", "text_cos",
+                 "has_pair", "nbr_conf", "nbr_log_n", "conf_ij_recent", "log_count_j_recent")
+EVIDENCE_COLUMNS = (0, 1, 2, 3, 4, 7, 10)  # what a cold-start query lacks
+N_CATEGORY_BUCKETS = 1024
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """Co-purchase weights of item pairs, looked up by code for arbitrary ordered pairs."""
+
+    keys: np.ndarray        # a * n_items + b for a < b, sorted
+    weights: np.ndarray     # summed (decayed) basket weight of each pair
+    item_weights: np.ndarray
+    total_weight: float
+    n_items: int
+
+    @classmethod
+    def from_stats(cls, stats: CoPurchaseStats) -> PairTable:
+        n = len(stats.item_ids_)
+        a, b = stats.pair_a_.astype(np.int64), stats.pair_b_.astype(np.int64)
+        w = stats.pair_w_ if stats.pair_w_ is not None else stats.pair_n_.astype(np.float64)
+        keys = a * n + b
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], np.asarray(w, dtype=np.float64)[order], np.asarray(stats.item_weights_, np.float64),
+                   float(stats.total_weight_), n)
+
+    def counts(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Weight of baskets holding both ``i[k]`` and ``j[k]`` (0 when never together)."""
+        lo, hi = np.minimum(i, j).astype(np.int64), np.maximum(i, j).astype(np.int64)
+        keys = lo * self.n_items + hi
+        if len(self.keys) == 0:
+            return np.zeros(len(keys))
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, self.weights[pos], 0.0)
+
+
+def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.ndarray,
+                  known: np.ndarray | None = None, neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+                  recent: PairTable | None = None) -> np.ndarray:
+    """The :data:`PAIR_FEATURES` of ordered pairs ``i → j`` as float32, shape (n, 12).
+
+    ``recent`` is the same evidence with a short half-life (what sells together *now*: seasons,
+    launches); without it the recent columns repeat the plain ones.
+
+    ``known`` marks products whose own co-purchase evidence may be used (False → treated as
+    cold). ``neighbours`` = (codes (n, m), weights (n, m)) of each ``i``'s nearest texts among
+    products with evidence: ``nbr_conf`` is their weighted P(j | neighbour) and ``nbr_log_n``
+    the log of their weighted co-purchase count with ``j`` — what "products that read like i"
+    are bought with, the bridge that lets a product with only text borrow partners.
+    """
+    wij = table.counts(i, j)
+    wi, wj = table.item_weights[i], table.item_weights[j]
+    if known is not None:
+        cold = ~known[i]
+        wij = np.where(cold, 0.0, wij)
+        wi = np.where(cold, 0.0, wi)
+    conf_ij = np.where(wi > 0, wij / np.maximum(wi, 1e-12), 0.0)
+    conf_ji = np.where(wj > 0, wij / np.maximum(wj, 1e-12), 0.0)
+    lift = metrics.shrunk_lift(wij, np.maximum(wi, 1e-9), np.maximum(wj, 1e-9), max(table.total_weight, 1.0))
+    cos = np.einsum("nd,nd->n", vectors[i], vectors[j])
+    nbr_conf, nbr_n = neighbour_evidence(table, j, neighbours)
+    if recent is not None:
+        rij, ri, rj = recent.counts(i, j), recent.item_weights[i], recent.item_weights[j]
+        if known is not None:
+            rij = np.where(~known[i], 0.0, rij)
+        conf_recent = np.where(ri > 0, rij / np.maximum(ri, 1e-12), 0.0)
+    else:
+        conf_recent, rj = conf_ij, wj
+    out = np.stack([np.log1p(wij), conf_ij, conf_ji, np.log(lift), np.log1p(wi), np.log1p(wj), cos,
+                    (wij > 0).astype(np.float64), nbr_conf, np.log1p(nbr_n), conf_recent, np.log1p(rj)], axis=1)
+    return out.astype(np.float32)
+
+
+def neighbour_evidence(table: PairTable, j: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray] | None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted P(j | neighbour) and weighted co-purchase count of each row's text neighbours with j."""
+    if neighbours is None:
+        return np.zeros(len(j)), np.zeros(len(j))
+    codes, weights = neighbours
+    m = codes.shape[1]
+    flat_n = codes.ravel()
+    ok = flat_n >= 0
+    wnj = np.where(ok, table.counts(np.maximum(flat_n, 0), np.repeat(j, m)), 0.0)
+    wn = table.item_weights[np.maximum(flat_n, 0)]
+    cnj = np.where(ok & (wn > 0), wnj / np.maximum(wn, 1e-12), 0.0)
+    return (cnj.reshape(-1, m) * weights).sum(axis=1), (wnj.reshape(-1, m) * weights).sum(axis=1)
+
+
+def text_only_features(table: PairTable, query_vectors: np.ndarray, j: np.ndarray, vectors: np.ndarray,
+                       neighbours: tuple[np.ndarray, np.ndarray], recent: PairTable | None = None) -> np.ndarray:
+    """Features of ``text → j`` for a product that exists only as text: no evidence of its own."""
+    feats = np.zeros((len(j), len(PAIR_FEATURES)), dtype=np.float32)
+    feats[:, 5] = np.log1p(table.item_weights[j])
+    feats[:, 6] = np.einsum("nd,nd->n", query_vectors, vectors[j])
+    nbr_conf, nbr_n = neighbour_evidence(table, j, neighbours)
+    feats[:, 8], feats[:, 9] = nbr_conf, np.log1p(nbr_n)
+    feats[:, 11] = np.log1p((recent or table).item_weights[j])
+    return feats
+
+
+def text_neighbours(vectors: np.ndarray, query_vectors: np.ndarray, allowed: np.ndarray, m: int,
+                    exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m`` nearest allowed products of each query vector and their weights (positive cosine,
+    normalised to sum 1); ``exclude[k]`` (a code or -1) is never its own neighbour."""
+    from bundlewise.pairs.base import top_k_rows
+
+    codes = np.full((len(query_vectors), m), -1, dtype=np.int64)
+    sims = np.zeros((len(query_vectors), m))
+    for s in range(0, len(query_vectors), 1024):
+        sc = (query_vectors[s: s + 1024] @ vectors.T).astype(np.float64)
+        sc[:, ~allowed] = -np.inf
+        if exclude is not None:
+            ex = exclude[s: s + 1024]
+            rows = np.flatnonzero(ex >= 0)
+            sc[rows, ex[rows]] = -np.inf
+        c, v = top_k_rows(sc, m)
+        codes[s: s + 1024], sims[s: s + 1024] = c, np.nan_to_num(v, nan=0.0)
+    w = np.clip(sims, 0.0, None) * (codes >= 0)
+    total = w.sum(axis=1, keepdims=True)
+    return codes, np.where(total > 0, w / np.maximum(total, 1e-12), 0.0)
+
+
+def category_buckets(categories: pd.Series | np.ndarray) -> np.ndarray:
+    """Stable hash of each category path into :data:`N_CATEGORY_BUCKETS` buckets (0 = unknown)."""
+    out = np.zeros(len(categories), dtype=np.int64)
+    for k, c in enumerate(np.asarray(categories, dtype=object)):
+        if isinstance(c, str) and c.strip():
+            out[k] = 1 + zlib.crc32(c.strip().lower().encode()) % (N_CATEGORY_BUCKETS - 1)
+    return out
+
+
+def log_prices(prices: np.ndarray) -> np.ndarray:
+    """log1p(price), with unknown prices set to the median (so "unknown" is not "free")."""
+    p = np.asarray(prices, dtype=np.float64)
+    ok = np.isfinite(p) & (p > 0)
+    fill = float(np.median(p[ok])) if ok.any() else 1.0
+    return np.log1p(np.where(ok, p, fill)).astype(np.float32)

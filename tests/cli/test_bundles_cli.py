@@ -1,0 +1,96 @@
+"""``bundlewise bundles`` and ``bundlewise report`` through typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bundlewise.cli.app import app
+from tests.bundles.test_pipeline import build_store
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    directory = tmp_path_factory.mktemp("cli_store")
+    products, orders = build_store(directory, n_weeks=10, per_week=100)
+    path = str(directory / "store.duckdb")
+    for kind, file in (("products", products), ("orders", orders)):
+        result = runner.invoke(app, ["--db", path, "-q", "ingest", kind, str(file)])
+        assert result.exit_code == 0, result.output
+    return path
+
+
+def test_help_lists_the_options() -> None:
+    result = runner.invoke(app, ["bundles", "--help"])
+    assert result.exit_code == 0
+    for option in ("--max-discount", "--max-bundles", "--per-product", "--rules", "--output"):
+        assert option in result.output
+    assert runner.invoke(app, ["report", "--help"]).exit_code == 0
+
+
+@pytest.mark.slow
+def test_bundles_table_csv_and_json(db: str, tmp_path: Path) -> None:
+    csv_path = tmp_path / "bundles.csv"
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--max-bundles", "2",
+                                 "--max-discount", "0.2", "--output", str(csv_path)])
+    assert result.exit_code == 0, result.output
+    assert "bundles chosen from" in result.output and "why:" in result.output
+    for header in ("products", "titles", "regular", "bundle", "off", "attach w/o→with", "margin /1k [90%]", "n_ab",
+                   "lift", "model"):
+        assert header in result.output
+    table = pd.read_csv(csv_path)
+    assert 0 < len(table) <= 2
+    assert (table["discount"] <= 0.2 + 1e-9).all() and table["proposed"].all()
+    assert {"bundle_price", "attach_rate_without", "attach_rate_with", "incremental_profit", "profit_low",
+            "profit_high", "explanation", "n_ab", "lift", "model_score"} <= set(table.columns)
+    json_path = tmp_path / "all.json"
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--all", "--output",
+                                 str(json_path)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(json_path.read_text(encoding="utf-8"))
+    assert len(rows) > len(table) and {"selected", "proposed", "reason"} <= set(rows[0])
+    assert all(isinstance(r["products"], list) for r in rows)
+
+
+@pytest.mark.slow
+def test_rules_file_and_report(db: str, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('exclude_products = ["tent"]\n', encoding="utf-8")
+    out = tmp_path / "b.json"
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--rules", str(rules), "--all",
+                                 "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not any("tent" in r["products"] for r in json.loads(out.read_text(encoding="utf-8")))
+    report = tmp_path / "r" / "report.html"
+    result = runner.invoke(app, ["--db", db, "-q", "report", "--min-count", "10", "--top", "2", "--output",
+                                 str(report)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {report}" in result.output.replace("\n", "")
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and html.count("<svg") >= 3
+
+
+def test_errors_exit_1_with_a_message(db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('never_togther = [["a", "b"]]\n', encoding="utf-8")
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--rules", str(bad)])
+    assert result.exit_code == 1
+    assert "bad.toml" in result.output and "never_togther" in result.output and "allowed keys" in result.output
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--max-discount", "1.5"])
+    assert result.exit_code == 1 and "max_discount is 1.5" in result.output
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "100000"])
+    assert result.exit_code == 1 and "no product pair is bought together" in result.output
+    result = runner.invoke(app, ["--db", str(tmp_path / "empty.duckdb"), "-q", "bundles"])
+    assert result.exit_code == 1 and "no baskets" in result.output
+
+
+def test_bad_output_suffix(db: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--output",
+                                 str(tmp_path / "x.xlsx")])
+    assert result.exit_code == 1 and "allowed suffixes are '.csv', '.json'" in result.output

@@ -43,6 +43,9 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.bench_rules
 	$(BIN)/python -m bench.bench_pairs
 	$(BIN)/python -m bench.bench_scaling
+	$(BIN)/python -m bench.bench_embed
+	$(BIN)/python -m bench.bench_bundles
+	$(BIN)/python -m bench.bench_eval
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/bundlewise/mining/*.so $(DB) $(DB).wal $(OUT)

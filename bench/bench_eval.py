@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 
 from bench._harness import ROOT, SHARED
 

@@ -19,11 +19,11 @@ EncoderOpt = Annotated[str, typer.Option("--encoder", help="auto | minilm | mult
 
 def train_cmd(
     output: Annotated[Path, typer.Option("--output", help="Checkpoint folder to write.")] = DEFAULT_MODEL,
-    epochs: Annotated[int, typer.Option("--epochs", help="Most passes (early stopping may end sooner).")] = 8,
+    epochs: Annotated[int, typer.Option("--epochs", help="Most passes (early stopping may end sooner).")] = 10,
     hidden: Annotated[int, typer.Option("--hidden", help="Tower and head width.")] = 128,
     volume_weight: Annotated[float, typer.Option("--volume-weight", help="Weight of the sales-volume task "
                                                                          "(0 = pairs only).")] = 0.3,
-    max_positives: Annotated[int, typer.Option("--max-positives", help="Positive pairs sampled.")] = 200_000,
+    max_positives: Annotated[int, typer.Option("--max-positives", help="Positive pairs sampled.")] = 300_000,
     half_life_days: Annotated[float | None, typer.Option("--half-life-days", help="Time decay of co-purchase "
                                                                                   "evidence.")] = None,
     encoder: EncoderOpt = "auto",

@@ -5,11 +5,14 @@ Run: ``python -m bench.bench_eval [online-retail instacart-sample complete-journ
 first two). Each dataset is loaded once into ``bench/results/eval/<name>.duckdb``; results go to
 ``bench/results/eval/<name>/`` (results.md, results.json, report.html) and the markdown tables are
 printed. Same split, metrics and seeds as ``bundlewise evaluate --dataset NAME --pair-model ...``.
+``BENCH_EVAL_SKIP=item2vec`` leaves families out (item2vec is the slow one on Complete Journey);
+``BENCH_PAIR_GRID=0`` fits the pair model once (volume weight 0.3) instead of tuning it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -33,10 +36,13 @@ def run(name: str) -> str:
         path = find_local_copy(name, [SHARED]) if get_dataset(name).path_help else None
         with Warehouse(db) as wh:
             load_dataset(wh, name, path)
-    pair = Family("pair", PairModel, {"volume_weight": (0.0, 0.3)})
+    grid = {"volume_weight": (0.0, 0.3)} if os.environ.get("BENCH_PAIR_GRID", "1") != "0" else {}
+    pair = Family("pair", PairModel, grid)
+    skip = set(os.environ.get("BENCH_EVAL_SKIP", "").split(","))
     t0 = time.perf_counter()
     with Warehouse(db) as wh:
-        res = run_evaluation(wh, EvalConfig(), BASELINES, OUT / name, title=f"bundlewise evaluation: {name}",
+        models = [b for b in BASELINES if b not in skip]
+        res = run_evaluation(wh, EvalConfig(), models, OUT / name, title=f"bundlewise evaluation: {name}",
                              max_configs=6, extra_models={"pair": pair})
     md = (OUT / name / "results.md").read_text()
     return f"{md}\n(total {time.perf_counter() - t0:.0f} s; split {res.bench.split})\n"

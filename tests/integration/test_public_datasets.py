@@ -63,3 +63,12 @@ def test_instacart_sample_counts(tmp_path: Path) -> None:
         assert q("SELECT count(DISTINCT order_id), count(*) FROM basket_items").fetchall() == [(15_183, 150_000)]
         assert q("SELECT title, category_path FROM products WHERE product_id = '196'").fetchall() == [
             ("Soda", "beverages > soft drinks")]
+        # no dates in Instacart: each customer's orders end on one relative calendar day, in sequence
+        assert q("SELECT count(*) FROM orders WHERE ordered_at IS NULL").fetchall() == [(0,)]
+        assert q("""SELECT count(DISTINCT customer_id), count(*) FROM (
+                       SELECT customer_id, max(ordered_at) AS last FROM orders GROUP BY 1)
+                     WHERE CAST(last AS DATE) = DATE '2017-12-31'""").fetchall() == [(593, 593)]
+        # user 1: 10 orders in the sample; the first (order_number 1) was placed at 08:00, the last ends
+        # the calendar
+        rows = q("SELECT ordered_at FROM orders WHERE customer_id = '1' ORDER BY ordered_at").fetchall()
+        assert len(rows) == 10 and rows[0][0].hour == 8 and str(rows[-1][0].date()) == "2017-12-31"

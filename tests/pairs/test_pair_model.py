@@ -79,9 +79,9 @@ def test_cold_start_from_text_alone(shop_text, encoder) -> None:
 def test_asymmetric_and_save_load_roundtrip(shop_text, tmp_path: Path) -> None:
     baskets, catalog = shop_text
     model = PairModel(**SMALL).fit(baskets, catalog)
-    i, j = model._codes(["P000", "P001"]), model._codes(["P001", "P000"])
-    s = model.score_pairs(i, j)
+    s = model.score_pairs(["P000", "P001"], ["P001", "P000"])
     assert s[0] != pytest.approx(s[1])  # i → j is not j → i
+    assert ((s > 0) & (s < 1)).all()
     path = save_pair_model(model, tmp_path / "m", encoder_id="test-encoder")
     assert {p.name for p in path.iterdir()} >= {"model.safetensors", "arrays.npz", "model.json"}
     loaded = load_pair_model(path)
@@ -146,6 +146,13 @@ def test_cli_train_then_complements(shop_wh, tmp_path: Path) -> None:
     assert "never sold" in r.output and "tea" in r.output
     r = runner.invoke(app, ["--db", db, "-q", "complements", "--model", str(model)])
     assert r.exit_code == 1 and "exactly one" in r.output
+    # the learned S_ij becomes each bundle's model score
+    out = tmp_path / "bundles.csv"
+    r = runner.invoke(app, ["--db", db, "-q", "bundles", "--pair-model", str(model), "--min-count", "5",
+                            "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    scores = pd.read_csv(out)["model_score"]
+    assert len(scores) and scores.between(0, 1).all()
 
 
 def test_seed_example_chinese_catalogue(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ BrandCap = Annotated[int | None, typer.Option("--brand-cap", help="Bundles touch
 MaxCandidates = Annotated[int, typer.Option("--max-candidates", help="Best-scored candidates priced.")]
 MaxSize = Annotated[int, typer.Option("--max-size", help="Products per bundle: 2, or 3 to add triples.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed of the demand simulation.")]
+PairModelOpt = Annotated[Path | None, typer.Option("--pair-model", help="Checkpoint from 'bundlewise train': its "
+                                                                        "S_ij becomes each bundle's model score.")]
 
 
 def _config(max_discount: float, max_bundles: int, per_product: int, rules: Path | None, min_count: int,
@@ -46,12 +48,17 @@ def _config(max_discount: float, max_bundles: int, per_product: int, rules: Path
         rules=BundleRules.from_file(rules) if rules is not None else BundleRules())
 
 
-def _plan(cfg: Any) -> Any:
+def _plan(cfg: Any, pair_model: Path | None = None) -> Any:
     from bundlewise.bundles import plan_bundles
     from bundlewise.ingest import Warehouse
 
+    scorer = None
+    if pair_model is not None:
+        from bundlewise.pairs.model_io import load_pair_model
+
+        scorer = load_pair_model(pair_model)
     with Warehouse(STATE.db) as wh, progress() as bars:
-        return plan_bundles(wh, cfg, progress=bars)
+        return plan_bundles(wh, cfg, model_scorer=scorer, progress=bars)
 
 
 def _fmt(x: float, spec: str = ".2f") -> str:
@@ -94,6 +101,7 @@ def bundles_cmd(
     max_candidates: MaxCandidates = 200,
     max_size: MaxSize = 3,
     seed: Seed = 0,
+    pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles to print.")] = 20,
 ) -> None:
     """Priced bundles to run: discount, expected attach rates and incremental margin, evidence and why."""
@@ -102,7 +110,7 @@ def bundles_cmd(
                           f"{allowed(OUTPUT_SUFFIXES)}")
     cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
                   category_cap, brand_cap, max_candidates, max_size, seed)
-    plan = _plan(cfg)
+    plan = _plan(cfg, pair_model)
     sel = plan.selected
     total = plan.portfolio.objective
     n_proposed = int(plan.priced["proposed"].sum()) if len(plan.priced) else 0
@@ -157,6 +165,7 @@ def report_cmd(
     max_candidates: MaxCandidates = 200,
     max_size: MaxSize = 3,
     seed: Seed = 0,
+    pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles whose profit curve is drawn.")] = 6,
 ) -> None:
     """An HTML report of the bundle plan: portfolio, profit-vs-discount curves, association graph."""
@@ -164,7 +173,7 @@ def report_cmd(
 
     cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
                   category_cap, brand_cap, max_candidates, max_size, seed)
-    plan = _plan(cfg)
+    plan = _plan(cfg, pair_model)
     path = build_report(plan, top=top).write(output)
     out.print(f"wrote {path} ({len(plan.selected)} bundles, expected incremental margin "
               f"{plan.portfolio.objective:.2f} per 1,000 shoppers)")

@@ -79,7 +79,7 @@ def explain_pairs(model: Any, product_ids: list[str], partner_ids: list[str], *,
     model._check_fitted()
     i = model._codes([str(p) for p in product_ids])
     j = model._codes([str(p) for p in partner_ids])
-    logits = model.score_pairs(i, j)
+    logits = model._logits(i, j)
     table = model.table_
     n_ab = table.counts(i, j)
     lift = metrics.lift(n_ab, table.item_weights[i], table.item_weights[j], table.total_weight)

@@ -402,7 +402,16 @@ class PairModel(CodeRecommender):
         return pair_features(self.table_, i, j, self.vectors_, self.item_counts_ > 0,
                              neighbours=self._neighbours(i, self.table_), recent=self.recent_table_)
 
-    def score_pairs(self, i: np.ndarray, j: np.ndarray, *, query_vectors: np.ndarray | None = None) -> np.ndarray:
+    def score_pairs(self, product_ids: Any, partner_ids: Any) -> np.ndarray:
+        """S_ij for each pair of the two id lists: the model's probability that the partner is bought
+        with the product (asymmetric; relative to the sampled negatives, so rank by it rather than
+        read it as a calibrated rate)."""
+        self._check_fitted()
+        i = self._codes([str(p) for p in np.atleast_1d(product_ids)])
+        j = self._codes([str(p) for p in np.atleast_1d(partner_ids)])
+        return 1.0 / (1.0 + np.exp(-self._logits(i, j)))
+
+    def _logits(self, i: np.ndarray, j: np.ndarray, *, query_vectors: np.ndarray | None = None) -> np.ndarray:
         """Logits of ``i → j`` for code arrays (``query_vectors`` replaces i's text for free-text queries)."""
         import torch
 
@@ -471,7 +480,7 @@ class PairModel(CodeRecommender):
         flat_j = np.concatenate(cands) if len(cands) else np.zeros(0, dtype=np.int64)
         flat_i = np.repeat(codes, lengths)
         qv = None if query_vectors is None else np.repeat(query_vectors, lengths, axis=0)
-        scores = self.score_pairs(flat_i, flat_j, query_vectors=qv)
+        scores = self._logits(flat_i, flat_j, query_vectors=qv)
         scores = scores + self.popularity_correction * np.log1p(self.item_counts_[flat_j])
         if self.cooc_weight and query_vectors is None:
             # the hybrid: lean on the plain co-purchase rate where it exists

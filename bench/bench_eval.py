@@ -5,7 +5,7 @@ Run: ``python -m bench.bench_eval [online-retail instacart-sample complete-journ
 first two). Each dataset is loaded once into ``bench/results/eval/<name>.duckdb``; results go to
 ``bench/results/eval/<name>/`` (results.md, results.json, report.html) and the markdown tables are
 printed. Same split, metrics and seeds as ``bundlewise evaluate --dataset NAME --pair-model ...``.
-``BENCH_EVAL_SKIP=item2vec`` leaves families out (item2vec is the slow one on Complete Journey);
+``BENCH_EVAL_SKIP=item2vec,pair`` leaves families out (item2vec is the slow one on Complete Journey);
 ``BENCH_PAIR_GRID=0`` fits the pair model once (volume weight 0.3) instead of tuning it.
 """
 
@@ -43,7 +43,7 @@ def run(name: str) -> str:
     with Warehouse(db) as wh:
         models = [b for b in BASELINES if b not in skip]
         res = run_evaluation(wh, EvalConfig(), models, OUT / name, title=f"bundlewise evaluation: {name}",
-                             max_configs=6, extra_models={"pair": pair})
+                             max_configs=6, extra_models={} if "pair" in skip else {"pair": pair})
     md = (OUT / name / "results.md").read_text()
     return f"{md}\n(total {time.perf_counter() - t0:.0f} s; split {res.bench.split})\n"
 

@@ -11,8 +11,10 @@ Unknown keys are errors (``from_dict`` checks them), never silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from bundlewise.errors import ConfigError, allowed
@@ -20,6 +22,10 @@ from bundlewise.errors import ConfigError, allowed
 INGEST_KINDS = ("orders", "products", "events")
 ON_ERROR_MODES = ("fail", "skip", "quarantine")
 FILE_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "baskets")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?")
+DEFAULT_MEMORY_BUDGET = 2 * 2**30
+"""Bytes one mining step may plan to use (2 GiB). Fixed, not read from the machine, so the same data
+and settings are refused or accepted the same way everywhere; ``--memory-budget`` changes it."""
 
 
 class _ConfigBase:
@@ -47,6 +53,39 @@ class _ConfigBase:
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} is {value!r}; allowed values are {allowed(choices)}")
+
+
+def check_date(name: str, value: object) -> None:
+    """A date filter (``since``/``until``) must be an ISO date or date-time; None means no filter."""
+    if value is None:
+        return
+    # the forms DuckDB's CAST(... AS TIMESTAMP) reads too; fromisoformat then rejects 2024-02-30
+    ok = isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()) is not None
+    if ok:
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ConfigError(f"--{name} is {value!r}; write an ISO date such as 2024-01-31 (or a date-time such as "
+                          "2024-01-31T18:00)")
+
+
+def check_date_range(since: str | None, until: str | None) -> None:
+    """Both dates valid, and ``since`` (inclusive) before ``until`` (exclusive)."""
+    check_date("since", since)
+    check_date("until", until)
+    if since is not None and until is not None and (
+            datetime.fromisoformat(since.strip()) >= datetime.fromisoformat(until.strip())):
+        raise ConfigError(f"--since {since} is not before --until {until}; no basket can match (since is "
+                          "inclusive, until exclusive)")
+
+
+def check_memory_budget(name: str, value: object) -> None:
+    """A memory budget is a positive integer of bytes, or None for no limit."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ConfigError(f"{name} is {value!r}; it must be a number of bytes > 0 (--memory-budget 4GiB, "
+                          "memory_budget=4 * 2**30) or None for no limit")
 
 
 @dataclass(frozen=True)
@@ -160,7 +199,10 @@ class MiningConfig(_ConfigBase):
     segments, stores, customers : tuple of str
         Only baskets of these segments (country, customer group), stores or customers.
     since, until : str, optional
-        Only baskets ordered in [since, until).
+        Only baskets ordered in [since, until): ISO dates (``2024-01-31``) or date-times.
+    memory_budget : int, optional
+        Bytes pair counting, the statistics table and itemsets may plan to use (estimated from
+        the basket sizes before the work starts); None = no limit.
     """
 
     _name: ClassVar[str] = "mining"
@@ -175,10 +217,13 @@ class MiningConfig(_ConfigBase):
     customers: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET
 
     def __post_init__(self) -> None:
         if self.max_len < 2:
             raise ConfigError(f"max_len is {self.max_len}; mining stores pairs at least, so it must be >= 2")
+        check_date_range(self.since, self.until)
+        check_memory_budget("memory_budget", self.memory_budget)
         for name in ("segments", "stores", "customers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
@@ -187,7 +232,9 @@ class MiningConfig(_ConfigBase):
 class RulesConfig(_ConfigBase):
     """``bundlewise rules``: association rules with arules semantics (thresholds inclusive).
 
-    Defaults are arules' (support 0.1, confidence 0.8, minlen 1, maxlen 10).
+    Defaults are arules' (support 0.1, confidence 0.8, minlen 1, maxlen 10). A support of 0
+    counts every itemset seen once; ``memory_budget`` (bytes, None = no limit) then stops the
+    mining at the first length whose itemsets pass it, with a support that fits.
     """
 
     _name: ClassVar[str] = "rules"
@@ -201,8 +248,11 @@ class RulesConfig(_ConfigBase):
     stores: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET
 
     def __post_init__(self) -> None:
+        check_date_range(self.since, self.until)
+        check_memory_budget("memory_budget", self.memory_budget)
         for name in ("min_support", "min_confidence"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

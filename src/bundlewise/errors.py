@@ -19,6 +19,14 @@ class ConfigError(BundlewiseError, ValueError):
     """A parameter, option or configuration key is not allowed."""
 
 
+class ResourceLimitError(ConfigError, MemoryError):
+    """A job would need more memory (or itemsets) than its budget allows; refused before it starts.
+
+    A :class:`ConfigError` too: the fix is always a setting (a size cap, a higher threshold, a
+    larger budget), and the message names it.
+    """
+
+
 class NotFittedError(BundlewiseError, AttributeError):
     """An estimator method that needs ``fit()`` was called before it."""
 
@@ -34,8 +42,20 @@ class WarehouseError(BundlewiseError, RuntimeError):
     """The warehouse file cannot be opened, migrated or written."""
 
 
+class SchemaOutdatedError(WarehouseError):
+    """A warehouse opened read-only has an older schema; it must be opened for writing once to migrate."""
+
+
 class SourceFileError(BundlewiseError, ValueError):
     """An input file cannot be read at all (missing, empty, wrong encoding, wrong columns)."""
+
+
+class OutputError(BundlewiseError, ValueError):
+    """An output path is refused (it would destroy a file we must not touch) or cannot be written."""
+
+
+class CheckpointError(BundlewiseError, ValueError):
+    """A pair-model checkpoint is damaged, from an incompatible version, or from other data."""
 
 
 @dataclass(frozen=True)

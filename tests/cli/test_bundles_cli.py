@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bundlewise.cli.app import app
+from bundlewise.ingest import Warehouse
 from tests.bundles.test_pipeline import build_store
 
 runner = CliRunner()
@@ -68,6 +69,7 @@ def test_rules_file_and_report(db: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert not any("tent" in r["products"] for r in json.loads(out.read_text(encoding="utf-8")))
     report = tmp_path / "r" / "report.html"
+    report.parent.mkdir()  # a missing output folder is refused (tests/cli/test_outputs_cli.py)
     result = runner.invoke(app, ["--db", db, "-q", "report", "--min-count", "10", "--top", "2", "--output",
                                  str(report)])
     assert result.exit_code == 0, result.output
@@ -86,6 +88,10 @@ def test_errors_exit_1_with_a_message(db: str, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "max_discount is 1.5" in result.output
     result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "100000"])
     assert result.exit_code == 1 and "no product pair is bought together" in result.output
+    result = runner.invoke(app, ["--db", str(tmp_path / "empty.duckdb"), "-q", "bundles"])
+    assert result.exit_code == 1 and "does not exist" in result.output  # a reading verb creates nothing
+    assert not (tmp_path / "empty.duckdb").exists()
+    Warehouse(tmp_path / "empty.duckdb").close()
     result = runner.invoke(app, ["--db", str(tmp_path / "empty.duckdb"), "-q", "bundles"])
     assert result.exit_code == 1 and "no baskets" in result.output
 

@@ -67,7 +67,8 @@ def test_events_validation(wh: Warehouse, write_csv, tmp_path: Path) -> None:
     assert "events.jsonl row 3: column 'event_type' is 'teleport'; event_type must be one of view, click" in msgs[0]
     assert "events.jsonl row 4: column 'product_id' is 'zzz'; unknown product zzz" in msgs[1]
     [r] = ingest_files(wh, [path], EVENTS.replace(on_error="skip"))
-    assert r.details == {"events": 2, "events_offer_accept": 1, "events_view": 1}
+    # no event_id column: both ids are generated from the rows (and said so)
+    assert r.details == {"events": 2, "events_offer_accept": 1, "events_view": 1, "generated_event_ids": 2}
     assert _q(wh, "SELECT properties->>'$.device', value FROM events WHERE event_type = 'offer_accept'") == [
         ("ios", 9.5)]
 

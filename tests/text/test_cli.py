@@ -24,6 +24,10 @@ def test_embed_then_cached(tmp_path: Path) -> None:
 
 def test_embed_errors(tmp_path: Path) -> None:
     db = str(tmp_path / "w.duckdb")
+    missing = runner.invoke(app, ["--db", db, "embed", "--model", "minilm"])
+    assert missing.exit_code == 1 and "does not exist" in missing.output  # embed writes but never creates
+    assert not Path(db).exists()
+    Warehouse(db).close()
     empty = runner.invoke(app, ["--db", db, "embed", "--model", "minilm"])
     assert empty.exit_code == 1 and "no products" in empty.output
     with Warehouse(db) as wh:

@@ -191,7 +191,8 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
     Raises
     ------
     ConfigError
-        No baskets (nothing loaded) or no candidate pair reaches ``min_count``.
+        No baskets (nothing loaded), no candidate pair reaches ``min_count``, or the business
+        rules remove every candidate (the message counts the bundles each rule removed).
     """
     cfg = config or BundlePlanConfig()
     clock = _Clock()
@@ -211,6 +212,8 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
         raise ConfigError(f"no product pair is bought together in >= {cfg.min_count} of the {baskets.n_baskets:,} "
                           "baskets; lower min_count (bundles --min-count) or load more orders")
     kept, rejected = cfg.rules.apply(candidates, catalog)
+    if kept.empty:
+        raise ConfigError(_no_candidate_left(cfg.rules, rejected))
     clock.lap("candidates")
     in_bundles = sorted({p for products in kept["products"] for p in products})
     panel = price_panel_from_warehouse(wh, cfg.period)
@@ -223,10 +226,7 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
     with progress.task("demand model", total=None):
         demand.fit(baskets, catalog, elasticities, pair_stats, prices=_chain_prices(panel))
     clock.lap("demand")
-    if kept.empty:
-        priced = kept.assign(selected=pd.Series(dtype=bool))
-    else:
-        priced = price_bundles(kept, catalog, demand, cfg.effective_pricing(), progress=progress)
+    priced = price_bundles(kept, catalog, demand, cfg.effective_pricing(), progress=progress)
     clock.lap("pricing")
     result = select_portfolio(priced, catalog, cfg.portfolio)
     priced = priced.assign(selected=priced["bundle_id"].isin(set(result.selected["bundle_id"])))
@@ -236,6 +236,30 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
              ", ".join(f"{k} {v:.1f}s" for k, v in clock.seconds.items()))
     return BundlePlan(result.selected, priced, rejected, result, elasticities, demand, catalog, cfg,
                       baskets.n_baskets, clock.seconds)
+
+
+# what to relax for each rule key of BundleRules (the keys of a rules file)
+_RELAX = {
+    "exclude_out_of_stock": "set exclude_out_of_stock = false, or load current stock (stock <= 0 counts as out)",
+    "never_together": "remove pairs from never_together",
+    "exclude_products": "shorten exclude_products",
+    "required_products": "add products to required_products, or check its ids",
+    "category_mode": "set category_mode = \"any\" (or another category_level)",
+    "allowed_category_pairs": "add category pairs to allowed_category_pairs",
+    "min_margin_rate": "lower min_margin_rate (or load product costs)",
+    "max_discount": "raise max_discount",
+}
+
+
+def _no_candidate_left(rules: BundleRules, rejected: pd.DataFrame) -> str:
+    """Which rules removed every candidate bundle, how many each, and what to relax."""
+    by_rule: dict[str, int] = rejected.attrs.get("by_rule", {})
+    counts = ", ".join(f"{key} {n:,}" for key, n in by_rule.items())
+    relax = "; ".join(_RELAX.get(key, f"relax {key}") for key in by_rule)
+    example = rejected["reason"].iloc[0] if len(rejected) else ""
+    return (f"the business rules removed all {len(rejected):,} candidate bundles (removed by {counts}; a bundle can "
+            f"break several rules; e.g. {rejected['bundle_id'].iloc[0]}: {example}). To keep some: {relax} in the "
+            "rules file (--rules), or widen the candidates (a lower --min-count, a larger --max-candidates)")
 
 
 def _with_prices(wh: Warehouse, catalog: pd.DataFrame) -> pd.DataFrame:

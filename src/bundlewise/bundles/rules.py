@@ -31,8 +31,10 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -42,6 +44,8 @@ import pandas as pd
 
 from bundlewise.config import _ConfigBase
 from bundlewise.errors import ConfigError, DataValidationError, allowed
+
+log = logging.getLogger(__name__)
 
 CATEGORY_MODES = ("any", "within", "between")
 RULE_FILE_FORMATS = (".toml", ".json")
@@ -149,74 +153,95 @@ class BundleRules(_ConfigBase):
         -------
         kept, rejected : DataFrame
             The candidate rows in their order; ``rejected`` has one more column, ``reason``
-            (every broken rule, joined by "; ").
+            (every broken rule, joined by "; "). ``rejected.attrs["by_rule"]`` counts the
+            rejected bundles per rule key (a bundle may break several).
         """
         if "products" not in candidates.columns:
             raise DataValidationError(f"candidates need a 'products' column; got columns "
                                       f"{allowed(list(candidates.columns))}")
         info = _catalog_lookup(catalog)
-        reasons = [self._check(tuple(products), row, info) for products, row
-                   in zip(candidates["products"], candidates.to_dict("records"), strict=True)]
-        reason = pd.Series(reasons, index=candidates.index, dtype=object)
+        unknown = self.unknown_products(info)
+        if unknown:  # legal (a product may be gone from this warehouse), but often a typo'd id
+            log.warning("the bundle rules name %d product id(s) that match no product of the catalogue: %s",
+                        len(unknown), ", ".join(f"{k} {v}" for k, v in unknown.items()))
+        checks = [self._check(tuple(products), row, info) for products, row
+                  in zip(candidates["products"], candidates.to_dict("records"), strict=True)]
+        reason = pd.Series(["; ".join(text for _, text in c) for c in checks], index=candidates.index, dtype=object)
         bad = reason != ""
         kept = candidates[~bad].copy()
         rejected = candidates[bad].copy()
         rejected["reason"] = reason[bad]
+        by_rule: Counter[str] = Counter()
+        for c in checks:
+            by_rule.update({key for key, _ in c})
+        rejected.attrs["by_rule"] = dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])))
         return kept, rejected
 
-    def _check(self, products: tuple[str, ...], row: Mapping[str, Any], info: dict[str, dict[str, Any]]) -> str:
-        out: list[str] = []
+    def unknown_products(self, catalog: pd.DataFrame | dict[str, Any]) -> dict[str, list[str]]:
+        """Rule key -> the ids it names that are not in ``catalog`` (its product_id column, or a lookup)."""
+        known = set(catalog) if isinstance(catalog, dict) else set(catalog["product_id"].astype(str))
+        named = {"never_together": [p for pair in self.never_together for p in pair],
+                 "exclude_products": list(self.exclude_products), "required_products": list(self.required_products)}
+        out = {key: sorted(set(ids) - known) for key, ids in named.items()}
+        return {key: ids for key, ids in out.items() if ids}
+
+    def _check(self, products: tuple[str, ...], row: Mapping[str, Any],
+               info: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+        """Every broken rule as (rule key, reason)."""
+        out: list[tuple[str, str]] = []
         never = {frozenset(p) for p in self.never_together}
         excluded = [p for p in products if p in set(self.exclude_products)]
         if excluded:
-            out.append(f"{', '.join(excluded)} excluded by the rules")
+            out.append(("exclude_products", f"{', '.join(excluded)} excluded by the rules"))
         if self.required_products and not set(products) & set(self.required_products):
-            out.append("holds none of the required products")
+            out.append(("required_products", "holds none of the required products"))
         for i, a in enumerate(products):
             for b in products[i + 1:]:
                 if frozenset((a, b)) in never:
-                    out.append(f"{a} and {b} are never bundled together")
+                    out.append(("never_together", f"{a} and {b} are never bundled together"))
         if self.exclude_out_of_stock:
             for p in products:
                 stock = info.get(p, {}).get("stock")
                 if stock is not None and stock <= 0:
-                    out.append(f"{p} is out of stock (stock {stock:g})")
+                    out.append(("exclude_out_of_stock", f"{p} is out of stock (stock {stock:g})"))
         out += self._category_reasons(products, info)
         out += self._price_reasons(products, row, info)
-        return "; ".join(out)
+        return out
 
     def _category(self, path: str) -> str:
         parts = [x.strip() for x in path.split(">")]
         return " > ".join(parts if self.category_level == 0 else parts[: self.category_level])
 
-    def _category_reasons(self, products: tuple[str, ...], info: dict[str, dict[str, Any]]) -> list[str]:
-        out: list[str] = []
+    def _category_reasons(self, products: tuple[str, ...],
+                          info: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
         paths = [info.get(p, {}).get("category_path", "") for p in products]
         cats = [self._category(x) for x in paths]
         if self.category_mode != "any" and all(cats):
             if self.category_mode == "within" and len(set(cats)) > 1:
-                out.append(f"products span categories {', '.join(sorted(set(cats)))} (rules: within one category)")
+                out.append(("category_mode",
+                            f"products span categories {', '.join(sorted(set(cats)))} (rules: within one category)"))
             elif self.category_mode == "between":
                 for i, a in enumerate(products):
                     for j in range(i + 1, len(products)):
                         if cats[i] == cats[j]:
-                            out.append(f"{a} and {products[j]} are in the same category {cats[i]}")
+                            out.append(("category_mode", f"{a} and {products[j]} are in the same category {cats[i]}"))
         if self.allowed_category_pairs:
             for i, a in enumerate(products):
                 for j in range(i + 1, len(products)):
                     if not any(_matches(paths[i], x, self) and _matches(paths[j], y, self)
                                or _matches(paths[i], y, self) and _matches(paths[j], x, self)
                                for x, y in self.allowed_category_pairs):
-                        out.append(f"categories of {a} ({cats[i] or 'unknown'}) and {products[j]} "
-                                   f"({cats[j] or 'unknown'}) are not an allowed pair")
+                        out.append(("allowed_category_pairs", f"categories of {a} ({cats[i] or 'unknown'}) and "
+                                    f"{products[j]} ({cats[j] or 'unknown'}) are not an allowed pair"))
         return out
 
     def _price_reasons(self, products: tuple[str, ...], row: Mapping[str, Any],
-                       info: dict[str, dict[str, Any]]) -> list[str]:
-        out: list[str] = []
+                       info: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
         discount = _number(row.get("discount"))
         if self.max_discount is not None and discount is not None and discount > self.max_discount + 1e-9:
-            out.append(f"discount {discount:.0%} above the maximum {self.max_discount:.0%}")
+            out.append(("max_discount", f"discount {discount:.0%} above the maximum {self.max_discount:.0%}"))
         if self.min_margin_rate is not None:
             costs = [info.get(p, {}).get("cost") for p in products]
             prices = [info.get(p, {}).get("price") for p in products]
@@ -225,7 +250,8 @@ class BundleRules(_ConfigBase):
                 price = sum(prices) if price is None else price  # type: ignore[arg-type]
                 rate = (price - sum(costs)) / price if price > 0 else -math.inf  # type: ignore[arg-type]
                 if rate < self.min_margin_rate - 1e-9:
-                    out.append(f"margin rate {rate:.0%} below the minimum {self.min_margin_rate:.0%}")
+                    out.append(("min_margin_rate", f"margin rate {rate:.0%} below the minimum "
+                                                   f"{self.min_margin_rate:.0%}"))
         return out
 
 

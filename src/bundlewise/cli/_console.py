@@ -7,6 +7,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -19,6 +21,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+if TYPE_CHECKING:
+    from bundlewise.ingest.warehouse import Warehouse
+
 # Piped output (CI logs, files) gets a fixed, readable width instead of rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 150
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
@@ -30,9 +35,44 @@ class State:
     db: str = "bundlewise.duckdb"
     quiet: bool = False
     debug: bool = False
+    adopt: bool = False
 
 
 STATE = State()
+log = logging.getLogger(__name__)
+
+WarehouseMode = Literal["read", "write", "create"]
+WAREHOUSE_MODES: tuple[str, ...] = ("read", "write", "create")
+
+
+def open_warehouse(mode: WarehouseMode, path: str | Path | None = None) -> Warehouse:
+    """The warehouse of ``--db`` (or ``path``), opened as the verb needs it.
+
+    ``"read"``: read-only, shared with other readers (stats, rejects, bundles, report,
+    complements, serve); a warehouse of an older schema is migrated once first, when it can be
+    written. ``"write"``: must exist (mine, rules, embed, train). ``"create"``: created when
+    missing (ingest, datasets load). ``--adopt`` applies to all.
+    """
+    from bundlewise.errors import SchemaOutdatedError, WarehouseError
+    from bundlewise.ingest.warehouse import Warehouse
+
+    if mode not in WAREHOUSE_MODES:
+        raise ValueError(f"mode is {mode!r}; allowed: {WAREHOUSE_MODES}")
+    target = STATE.db if path is None else path
+    if mode != "read":
+        return Warehouse(target, create=mode == "create", adopt=STATE.adopt)
+    try:
+        return Warehouse(target, read_only=True, adopt=STATE.adopt)
+    except SchemaOutdatedError as exc:
+        outdated = str(exc)
+    # after an upgrade of bundlewise, reading verbs would otherwise fail until a writing verb ran
+    # (migrated outside the except block: a failure here must not read as the outdated-schema error)
+    log.warning("migrating warehouse %s to the current schema (once) before reading it", target)
+    try:
+        Warehouse(target, create=False, adopt=STATE.adopt).close()
+    except WarehouseError as exc:
+        raise WarehouseError(f"{outdated}; migrating it failed: {exc}") from None
+    return Warehouse(target, read_only=True, adopt=STATE.adopt)
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bundlewise.cli._console import err, out
 from bundlewise.ingest.pipeline import IngestResult
 from bundlewise.ingest.stats import WarehouseStats
+from bundlewise.outputs import clean_terminal
+
+
+def plain(value: object, width: int | None = None) -> Text:
+    """Text from the data as a table cell: never read as markup, without escape codes or control characters
+    (rich's ``markup=False`` alone lets ANSI escapes through), clipped to ``width`` characters."""
+    text = clean_terminal("" if value is None else value, keep_newlines=False)
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return Text(text)
+
+
+def safe(value: object) -> str:
+    """Text from the data for an f-string printed with markup: cleaned and markup-escaped."""
+    return escape(clean_terminal("" if value is None else value, keep_newlines=False))
 
 
 def _n(value: int) -> str:
@@ -17,7 +34,7 @@ def _n(value: int) -> str:
 
 def print_ingest_results(results: Sequence[IngestResult], db: str) -> None:
     for r in results:
-        name = r.source.rsplit("/", 1)[-1]
+        name = safe(r.source.rsplit("/", 1)[-1])
         if not r.changed:
             out.print(f"[bold]{name}[/] ({r.kind}): already ingested as #{r.already_ingested_as} "
                       "(same content); nothing changed")
@@ -29,6 +46,9 @@ def print_ingest_results(results: Sequence[IngestResult], db: str) -> None:
         if r.kind == "orders":
             out.print(f"  orders {_n(d['orders'])} · products {_n(d['products'])} · lines without customer "
                       f"{_n(d['lines_without_customer'])}")
+            if d.get("orders_joined"):
+                out.print(f"  joined {_n(d['lines_joined'])} fixed lines to {_n(d['orders_joined'])} orders already "
+                          "in the warehouse (their quarantined rows are marked fixed)")
             out.print(f"  sale lines {_n(d['sale_lines'])} in {_n(d['sale_orders'])} orders "
                       "(not cancelled, quantity > 0, price > 0 or unknown)")
             out.print(f"  returns {_n(d['return_lines'])} lines ({_n(d['cancellation_lines'])} in cancellation "
@@ -42,17 +62,22 @@ def print_ingest_results(results: Sequence[IngestResult], db: str) -> None:
                       f"{_n(d['products_updated'])})")
         else:
             out.print("  " + " · ".join(f"{k.removeprefix('events_')} {_n(v)}" for k, v in d.items()
-                                        if k != "events"))
+                                        if k.startswith("events_")))
+        for note in getattr(r, "notes", ()):  # how the file was read where it needed a decision
+            out.print(f"  note: {safe(note)}")
         for p in r.problems:
             err.print("  [yellow]rejected:[/] ", end="")
-            err.print(p.describe(), markup=False)
+            err.print(clean_terminal(p.describe()), markup=False)
         if r.rows_rejected > len(r.problems):
             err.print(f"  … and {_n(r.rows_rejected - len(r.problems))} more rejected rows")
-    out.print(f"warehouse: {db}")
+        for w in r.warnings:  # loaded as is: legal values that are usually a mistake
+            err.print("  [yellow]warning:[/] ", end="")
+            err.print(clean_terminal(w.describe()), markup=False)
+    out.print(f"warehouse: {safe(db)}")
 
 
 def print_stats(s: WarehouseStats) -> None:
-    out.print(f"[bold]warehouse[/] {s.path} (schema v{s.schema_version})")
+    out.print(f"[bold]warehouse[/] {safe(s.path)} (schema v{s.schema_version})")
     t = Table("table", "rows", box=None, pad_edge=False)
     for name, n in s.counts.items():
         t.add_row(name, _n(n))
@@ -74,13 +99,13 @@ def print_stats(s: WarehouseStats) -> None:
     if s.top_products:
         t = Table("top products", "title", "baskets", "share", box=None, pad_edge=False)
         for pid, title, n, share in s.top_products:
-            t.add_row(pid, title or "", _n(n), f"{share:.1%}")
+            t.add_row(plain(pid), plain(title), _n(n), f"{share:.1%}")
         out.print(t)
     if s.ingests:
         t = Table("ingest", "kind", "file", "read", "accepted", "rejected", "rejected %", "duplicates",
                   box=None, pad_edge=False)
         for i in s.ingests:
-            t.add_row(f"#{i.ingest_id}", i.kind, i.source.rsplit("/", 1)[-1], _n(i.rows_read),
+            t.add_row(f"#{i.ingest_id}", i.kind, plain(i.source.rsplit("/", 1)[-1]), _n(i.rows_read),
                       _n(i.rows_accepted), _n(i.rows_rejected), f"{i.rejected_share:.2%}", _n(i.rows_duplicate))
         out.print(t)
         out.print(f"rejected overall: {s.rejected_share:.2%} · quarantined rows kept: {_n(s.quarantined_rows)}")

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bundlewise.cli._console import STATE, out, progress
-from bundlewise.errors import ConfigError, allowed
+from bundlewise.cli._console import open_warehouse, out, progress
+from bundlewise.cli._render import plain, safe
+from bundlewise.outputs import HTML_SUFFIXES, atomic_write, check_output, clean_terminal, neutralise_frame, write_text
 
 OUTPUT_SUFFIXES = (".csv", ".json")
 
@@ -30,6 +31,8 @@ BrandCap = Annotated[int | None, typer.Option("--brand-cap", help="Bundles touch
 MaxCandidates = Annotated[int, typer.Option("--max-candidates", help="Best-scored candidates priced.")]
 MaxSize = Annotated[int, typer.Option("--max-size", help="Products per bundle: 2, or 3 to add triples.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed of the demand simulation.")]
+AllowOtherData = Annotated[bool, typer.Option("--allow-other-data", help="Use a --pair-model trained on other "
+                                                                        "data than this warehouse's.")]
 PairModelOpt = Annotated[Path | None, typer.Option("--pair-model", help="Checkpoint from 'bundlewise train': its "
                                                                         "S_ij becomes each bundle's model score.")]
 
@@ -48,16 +51,19 @@ def _config(max_discount: float, max_bundles: int, per_product: int, rules: Path
         rules=BundleRules.from_file(rules) if rules is not None else BundleRules())
 
 
-def _plan(cfg: Any, pair_model: Path | None = None) -> Any:
+def _plan(cfg: Any, pair_model: Path | None = None, allow_other_data: bool = False) -> Any:
     from bundlewise.bundles import plan_bundles
-    from bundlewise.ingest import Warehouse
 
     scorer = None
     if pair_model is not None:
         from bundlewise.pairs.model_io import load_pair_model
 
         scorer = load_pair_model(pair_model)
-    with Warehouse(STATE.db) as wh, progress() as bars:
+    with open_warehouse("read") as wh, progress() as bars:  # plans are not stored
+        if scorer is not None:
+            from bundlewise.pairs.model_io import check_model_data
+
+            check_model_data(scorer, wh, allow_other_data=allow_other_data)
         return plan_bundles(wh, cfg, model_scorer=scorer, progress=bars)
 
 
@@ -65,22 +71,29 @@ def _fmt(x: float, spec: str = ".2f") -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _check_output(output: Path, rules: Path | None) -> None:
+    from bundlewise.cli._console import STATE
+
+    check_output(output, allowed_suffixes=OUTPUT_SUFFIXES, what="the bundle plan", warehouse=STATE.db,
+                 inputs=[rules] if rules is not None else ())
+
+
 def write_table(plan: Any, path: Path, *, everything: bool) -> int:
-    """Write the plan (selected bundles, or every priced one) to CSV or JSON; returns the row count."""
+    """Write the plan (selected bundles, or every priced one) to CSV or JSON atomically; returns the row count.
+
+    CSV cells a spreadsheet would run as formulas (titles like ``=HYPERLINK(...)``) are neutralised.
+    """
     from bundlewise.bundles import bundle_table
 
-    suffix = path.suffix.lower()
-    if suffix not in OUTPUT_SUFFIXES:
-        raise ConfigError(f"--output {path} has suffix {suffix!r}; allowed suffixes are {allowed(OUTPUT_SUFFIXES)}")
-    if suffix == ".csv":
+    check_output(path, allowed_suffixes=OUTPUT_SUFFIXES, what="the bundle plan")
+    if path.suffix.lower() == ".csv":
         table = bundle_table(plan, selected_only=not everything)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(path, index=False)
+        with atomic_write(path) as tmp:
+            neutralise_frame(table).to_csv(tmp, index=False)
         return len(table)
     df = plan.priced if everything else plan.selected
     records = json.loads(df.to_json(orient="records", force_ascii=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_text(path, json.dumps(records, ensure_ascii=False, indent=1))
     return len(records)
 
 
@@ -103,14 +116,14 @@ def bundles_cmd(
     seed: Seed = 0,
     pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles to print.")] = 20,
+    allow_other_data: AllowOtherData = False,
 ) -> None:
     """Priced bundles to run: discount, expected attach rates and incremental margin, evidence and why."""
-    if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:  # before the minutes of work
-        raise ConfigError(f"--output {output} has suffix {output.suffix.lower()!r}; allowed suffixes are "
-                          f"{allowed(OUTPUT_SUFFIXES)}")
+    if output is not None:  # before the minutes of work
+        _check_output(output, rules)
     cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
                   category_cap, brand_cap, max_candidates, max_size, seed)
-    plan = _plan(cfg, pair_model)
+    plan = _plan(cfg, pair_model, allow_other_data)
     sel = plan.selected
     total = plan.portfolio.objective
     n_proposed = int(plan.priced["proposed"].sum()) if len(plan.priced) else 0
@@ -130,7 +143,7 @@ def bundles_cmd(
         t.columns[2].max_width = 48
         shown = sel.head(top)
         for i, r in enumerate(shown.itertuples(), start=1):
-            t.add_row(str(i), " + ".join(r.products), " + ".join(r.titles), _fmt(r.regular_price),
+            t.add_row(str(i), plain(" + ".join(r.products)), plain(" + ".join(r.titles)), _fmt(r.regular_price),
                       _fmt(r.bundle_price), f"{r.discount:.0%}",
                       f"{r.attach_rate_without:.1%} → {r.attach_rate_with:.1%}",
                       f"{r.incremental_profit:.2f} [{_fmt(r.profit_low)}, {_fmt(r.profit_high)}]", f"{r.n_ab:,}",
@@ -138,14 +151,14 @@ def bundles_cmd(
         out.print(t)
         out.print("why:")
         for i, r in enumerate(shown.itertuples(), start=1):
-            out.print(f" {i:>2}. {r.explanation}", markup=False)
+            out.print(f" {i:>2}. {clean_terminal(r.explanation)}", markup=False)
         if len(sel) > top:
             out.print(f"… and {len(sel) - top} more (--top N, or --output FILE for all)")
     elif len(plan.priced):
         best = plan.priced.sort_values("incremental_profit", ascending=False).head(3)
         out.print("no bundle is expected to add margin; the closest:")
         for r in best.itertuples():
-            out.print(f"  {' + '.join(r.titles)}: {r.reason}")
+            out.print(f"  {safe(' + '.join(r.titles))}: {safe(r.reason)}")
     if output is not None:
         n = write_table(plan, output, everything=everything)
         out.print(f"wrote {n:,} bundles to {output}")
@@ -167,14 +180,18 @@ def report_cmd(
     seed: Seed = 0,
     pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles whose profit curve is drawn.")] = 6,
+    allow_other_data: AllowOtherData = False,
 ) -> None:
     """An HTML report of the bundle plan: portfolio, profit-vs-discount curves, association graph."""
     from bundlewise.bundles.report import build_report
+    from bundlewise.cli._console import STATE
 
+    check_output(output, allowed_suffixes=HTML_SUFFIXES, what="the HTML report", warehouse=STATE.db,
+                 inputs=[rules] if rules is not None else ())  # before the minutes of work
     cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
                   category_cap, brand_cap, max_candidates, max_size, seed)
-    plan = _plan(cfg, pair_model)
-    path = build_report(plan, top=top).write(output)
+    plan = _plan(cfg, pair_model, allow_other_data)
+    path = build_report(plan, top=top).write(output, warehouse=STATE.db)
     out.print(f"wrote {path} ({len(plan.selected)} bundles, expected incremental margin "
               f"{plan.portfolio.objective:.2f} per 1,000 shoppers)")
 

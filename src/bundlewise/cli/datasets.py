@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bundlewise.cli._console import STATE, out, progress
+from bundlewise.cli._console import STATE, open_warehouse, out, progress
 from bundlewise.cli._render import print_ingest_results
-from bundlewise.ingest import Warehouse
 from bundlewise.ingest.datasets import list_datasets, load_dataset
 
 app = typer.Typer(help="Public datasets bundlewise knows how to load.", no_args_is_help=True)
@@ -32,6 +31,6 @@ def load(
     on_error: Annotated[str, typer.Option("--on-error", help="fail | skip | quarantine")] = "fail",
 ) -> None:
     """Load a dataset into the warehouse (one transaction; loading it again changes nothing)."""
-    with Warehouse(STATE.db) as wh, progress() as bars:
+    with open_warehouse("create") as wh, progress() as bars:
         results = load_dataset(wh, name, path, on_error=on_error, progress=bars)
     print_ingest_results(results, STATE.db)

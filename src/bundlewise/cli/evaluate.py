@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bundlewise.cli._console import STATE, out, progress
+from bundlewise.cli._console import STATE, open_warehouse, out, progress
 from bundlewise.config import EvalConfig
 from bundlewise.errors import ConfigError
-from bundlewise.ingest import Warehouse
 from bundlewise.ingest.datasets import find_local_copy, get_dataset, load_dataset
 from bundlewise.pairs.benchmark import FAMILIES
 
@@ -39,7 +38,7 @@ def dataset_warehouse(name: str, path: Path | None, workdir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = db.with_suffix(".loading.duckdb")
     tmp.unlink(missing_ok=True)
-    with Warehouse(tmp) as wh, progress() as bars:
+    with open_warehouse("create", tmp) as wh, progress() as bars:
         load_dataset(wh, name, path, progress=bars)
     tmp.rename(db)  # only a fully loaded warehouse gets the real name
     return db
@@ -72,7 +71,9 @@ def evaluate_cmd(
     """Tune every model on validation, score it on test: Recall@10/20, NDCG@10, MRR, coverage, popularity bias,
     for warm and cold-start products, with 95 % bootstrap intervals."""
     from bundlewise.pairs.jobs import run_evaluation
+    from bundlewise.pairs.report import check_report_dir
 
+    check_report_dir(output_dir, warehouse=None if dataset else STATE.db)  # before minutes of tuning
     names = [m.strip() for m in models.split(",") if m.strip()]
     cfg = EvalConfig(test_days=test_days, valid_days=valid_days, cold_fraction=cold_fraction, seed=seed,
                      n_bootstrap=bootstrap, max_basket_size=max_basket_size)
@@ -88,7 +89,7 @@ def evaluate_cmd(
 
         extra = {"pair": pair_model_family(pair_model)}
     title = f"bundlewise evaluation: {dataset or db.name}"
-    with Warehouse(db) as wh, progress() as bars:
+    with open_warehouse("write" if enc is not None else "read", db) as wh, progress() as bars:
         run = run_evaluation(wh, cfg, names, output_dir, title=title, max_configs=max_configs, encoder=enc,
                              extra_models=extra, progress=bars)
     bench = run.bench

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from bundlewise.cli._console import STATE, out, progress
+from bundlewise.cli._console import STATE, open_warehouse, out, progress
 from bundlewise.cli._render import print_ingest_results
 from bundlewise.config import ON_ERROR_MODES, IngestConfig, parse_mapping
-from bundlewise.ingest import Warehouse, ingest_files
+from bundlewise.ingest import ingest_files
 from bundlewise.ingest.fields import FIELDS_BY_KIND
 from bundlewise.ingest.presets import preset_names
 
@@ -40,7 +40,7 @@ def _run(kind: str, files: list[Path], preset: str | None, mapping: list[str] | 
                        encoding=encoding, delimiter=delimiter, file_format=file_format,
                        timestamp_format=timestamp_format, max_problems=max_problems,
                        **{k: v for k, v in extra.items() if v is not None})  # type: ignore[arg-type]
-    with Warehouse(STATE.db) as wh, progress() as bars:
+    with open_warehouse("create") as wh, progress() as bars:
         results = ingest_files(wh, files, cfg, bars)
     print_ingest_results(results, STATE.db)
 

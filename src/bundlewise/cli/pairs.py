@@ -8,13 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bundlewise.cli._console import STATE, out, progress
+from bundlewise.cli._console import open_warehouse, out, progress
+from bundlewise.cli._render import plain, safe
 from bundlewise.errors import ConfigError
-from bundlewise.ingest import Warehouse
 
 DEFAULT_MODEL = Path("bundlewise-pair-model")
 ModelOpt = Annotated[Path, typer.Option("--model", help="Pair-model checkpoint folder.")]
 EncoderOpt = Annotated[str, typer.Option("--encoder", help="auto | minilm | multilingual-e5-small")]
+AllowOtherData = Annotated[bool, typer.Option("--allow-other-data", help="Use a pair model trained on other data "
+                                                                        "than this warehouse's (refused otherwise).")]
 
 
 def train_cmd(
@@ -35,7 +37,11 @@ def train_cmd(
 
     params = {"epochs": epochs, "hidden": hidden, "volume_weight": volume_weight, "max_positives": max_positives,
               "half_life_days": half_life_days, "random_state": seed}
-    with Warehouse(STATE.db) as wh, progress() as bars:
+    from bundlewise.cli._console import STATE
+    from bundlewise.pairs.model_io import check_checkpoint_output
+
+    check_checkpoint_output(output, warehouse=STATE.db)  # before the warehouse is opened and minutes of training
+    with open_warehouse("write") as wh, progress() as bars:  # embeddings cache
         run = train_pair_model(wh, output, params=params, encoder=ProductEncoder(model=encoder), progress=bars)
     m = run.model
     out.print(f"pair model trained on {run.n_baskets:,} baskets, {run.n_products:,} products "
@@ -51,43 +57,45 @@ def complements_cmd(
                                                             "(cold start).")] = None,
     model_path: ModelOpt = DEFAULT_MODEL,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Attributions and key words.")] = True,
+    allow_other_data: AllowOtherData = False,
 ) -> None:
     """Best partners of a product (or of a product described only by --text), with their evidence."""
-    from bundlewise.pairs.explain import explain_pairs
-    from bundlewise.pairs.model_io import load_pair_model
+    from bundlewise.mining.stored import StoredPairs
+    from bundlewise.pairs import complements as cmp
+    from bundlewise.pairs.model_io import check_model_data, load_pair_model, warehouse_fingerprint
     from bundlewise.text import ProductEncoder
 
     if (product_id is None) == (text is None):
         raise ConfigError("give either a PRODUCT_ID or --text \"...\" (exactly one)")
-    model = load_pair_model(model_path)
-    encoder = _encoder_for(model, ProductEncoder)
-    with Warehouse(STATE.db, read_only=True) as wh:
+
+    # without a trained model, a product's partners come from the stored co-purchase statistics
+    use_stats = text is None and not (model_path / "model.json").exists()
+    with open_warehouse("read") as wh:
         titles = dict(wh.con.execute("SELECT product_id, coalesce(title, '') FROM products").fetchall())
-    if text is not None:
-        ids, scores = model.recommend_text([text], k=k, encoder=encoder)
-        out.print(f"partners for the new product {text!r} (text only, never sold):")
+        pairs = StoredPairs.from_connection(wh.con) if use_stats else None
+        data_fp = warehouse_fingerprint(wh)  # a model must have been trained on this warehouse's baskets
+    if pairs is not None and pairs.n_pairs:
+        rows = cmp.stored_complements(pairs, product_id, k, titles=titles)
+        out.print(f"partners for {safe(product_id)} {safe(titles.get(product_id))} (no pair model at {model_path}: "
+                  f"co-purchase statistics of mining run {pairs.run_id}):")
     else:
-        ids, scores = model.recommend([product_id], k=k)
-        out.print(f"partners for {product_id} {titles.get(product_id, '')}:")
-    partners = [p for p in ids[0] if p is not None]
-    t = Table("#", "partner", "title", "model P", "baskets together", "lift", "q-value", "text sim",
-              "why", box=None, pad_edge=False)
-    expl = []
-    if explain and product_id is not None and partners:
-        expl = explain_pairs(model, [product_id] * len(partners), partners, encoder=encoder, titles=titles)
-    for rank, (pid, score) in enumerate(zip(partners, scores[0], strict=False), start=1):
-        if expl:
-            e = expl[rank - 1]
-            top = max(e.attribution, key=lambda g: abs(e.attribution[g]))
-            words = ", ".join(w for w, d in e.words[:2] if d > 0)
-            why = f"{top} {e.attribution[top]:+.2f}" + (f"; words: {words}" if words else "")
-            t.add_row(str(rank), pid, titles.get(pid, "")[:40], f"{e.probability:.3f}", f"{e.n_together:,.0f}",
-                      "" if e.lift is None else f"{e.lift:.1f}", "" if e.q_value is None else f"{e.q_value:.2g}",
-                      f"{e.text_similarity:.2f}", why)
+        model = load_pair_model(model_path)
+        check_model_data(model, data_fp, allow_other_data=allow_other_data)
+        encoder = _encoder_for(model, ProductEncoder)
+        if text is not None:
+            rows = cmp.model_text_complements(model, text, k, encoder=encoder, titles=titles)
+            out.print(f"partners for the new product {safe(repr(text))} (text only, never sold):")
         else:
-            sim = _text_sim(model, encoder, text, pid) if text is not None else float("nan")
-            t.add_row(str(rank), pid, titles.get(pid, "")[:40], f"{1 / (1 + pow(2.718281828, -score)):.3f}",
-                      "0", "", "", f"{sim:.2f}", "text of the new product")
+            rows = cmp.model_complements(model, product_id, k, titles=titles, encoder=encoder, explain=explain)
+            out.print(f"partners for {safe(product_id)} {safe(titles.get(product_id))}:")
+    t = Table("#", "partner", "title", "P(partner)" if use_stats else "model P", "baskets together", "lift",
+              "q-value", "text sim", "why", box=None, pad_edge=False)
+    for r in rows:
+        t.add_row(str(r.rank), plain(r.product_id), plain(r.title, 40),
+                  "" if r.probability is None else f"{r.probability:.3f}",
+                  f"{r.n_together:,.0f}", "" if r.lift is None else f"{r.lift:.1f}",
+                  "" if r.q_value is None else f"{r.q_value:.2g}",
+                  "" if r.text_similarity is None else f"{r.text_similarity:.2f}", plain(r.why))
     out.print(t)
 
 
@@ -95,17 +103,6 @@ def _encoder_for(model: object, factory: type) -> object:
     encoder_id = getattr(model, "encoder_id_", None) or ""
     name = "multilingual-e5-small" if "e5" in encoder_id.lower() else "minilm"
     return factory(model=name)
-
-
-def _text_sim(model: object, encoder: object, text: str, pid: str) -> float:
-    import numpy as np
-
-    from bundlewise.text import embed_texts
-
-    v = embed_texts(encoder, [text])[0]
-    v = v / max(float(np.linalg.norm(v)), 1e-12)
-    code = model._codes([pid])[0]  # type: ignore[attr-defined]
-    return float(v @ model.vectors_[code])  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

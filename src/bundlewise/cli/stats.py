@@ -10,17 +10,20 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from bundlewise.cli._console import STATE, out
-from bundlewise.cli._render import print_stats
+from bundlewise.cli._console import open_warehouse, out
+from bundlewise.cli._render import plain, print_stats, safe
 from bundlewise.errors import ConfigError
 from bundlewise.ingest import Warehouse
 from bundlewise.ingest.sqlexpr import lit
 from bundlewise.ingest.stats import warehouse_stats
+from bundlewise.outputs import atomic_write, check_output, count_formula_like, neutralise_frame
+
+REJECT_SUFFIXES = (".csv", ".parquet")
 
 
 def stats(top: Annotated[int, typer.Option("--top", help="How many top products to list.")] = 10) -> None:
     """Row counts, date range, basket sizes, top products and the share of rejected rows."""
-    with Warehouse(STATE.db, read_only=True) as wh:
+    with open_warehouse("read") as wh:
         print_stats(warehouse_stats(wh, top=top))
 
 
@@ -35,45 +38,94 @@ def rejects(
 ) -> None:
     """Show or export rows kept by --on-error quarantine (file, row, column, value, reason)."""
     where = f"WHERE ingest_id = {int(ingest)}" if ingest is not None else ""
-    query = ("SELECT ingest_id, source, row_number, column_name, value, reason, raw FROM rejected_rows "
-             f"{where} ORDER BY ingest_id, row_number, column_name")
+    query = ("SELECT ingest_id, source, row_number, column_name, value, reason, raw, resolved_by_ingest "
+             f"FROM rejected_rows {where} ORDER BY ingest_id, row_number, column_name")
     if raw and output is None:
         raise ConfigError("--raw needs --output FILE.csv (the rows are written in their source columns)")
-    with Warehouse(STATE.db, read_only=True) as wh:
+    if output is not None:  # before anything is read: never the warehouse, never a folder, a matching suffix
+        check_output(output, allowed_suffixes=REJECT_SUFFIXES, what="the rejected rows", warehouse=_db())
+    with open_warehouse("read") as wh:
         if output is not None:
-            suffix = output.suffix.lower()
-            if suffix not in (".csv", ".parquet"):
-                raise ConfigError(f"--output {output.name!r}: use a .csv or .parquet file name")
             if raw:
-                n = _write_raw(wh, where, output)
-                out.print(f"wrote {n:,} rejected source rows to {output} (fix them, then ingest the file again)")
+                for path, label, n, n_formula in _write_raw(wh, where, output):
+                    out.print(f"wrote {n:,} rejected source rows of {safe(label)} to {safe(path)} (fix them, then "
+                              "ingest the file again)")
+                    if n_formula:
+                        out.print(f"  note: {n_formula:,} cells start with = + - @ and are written exactly as they "
+                                  "were (so the file can be ingested again); a spreadsheet may run them as "
+                                  "formulas: edit the file as text")
                 return
-            fmt = "(FORMAT csv, HEADER)" if suffix == ".csv" else "(FORMAT parquet)"
-            wh.con.execute(f"COPY ({query}) TO {lit(str(output))} {fmt}")
+            _check_not_a_source(wh, [output])
+            with atomic_write(output) as tmp:
+                if output.suffix.lower() == ".csv":  # opened in spreadsheets: formula cells neutralised
+                    neutralise_frame(wh.con.execute(query).df()).to_csv(tmp, index=False)
+                else:
+                    wh.con.execute(f"COPY ({query}) TO {lit(str(tmp))} (FORMAT parquet)")
             n = wh.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
-            out.print(f"wrote {n:,} rejected rows to {output}")
+            out.print(f"wrote {n:,} rejected rows to {safe(output)}")
             return
         rows = wh.con.execute(f"{query} LIMIT {int(limit)}").fetchall()
         total = wh.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
-    t = Table("ingest", "file", "row", "column", "value", "reason", box=None, pad_edge=False)
+    t = Table("ingest", "file", "row", "column", "value", "reason", "fixed by", box=None, pad_edge=False)
     for r in rows:
-        t.add_row(f"#{r[0]}", r[1], f"{r[2]:,}", r[3] or "", r[4] or "", r[5])
+        t.add_row(f"#{r[0]}", plain(r[1]), f"{r[2]:,}", plain(r[3]), plain(r[4]), plain(r[5]),
+                  f"#{r[7]}" if r[7] else "")
     out.print(t)
-    out.print(f"{total:,} quarantined rows" + (f" (showing {len(rows)})" if total > len(rows) else ""))
+    n_fixed = sum(1 for r in rows if r[7])
+    out.print(f"{total:,} quarantined rows" + (f" (showing {len(rows)})" if total > len(rows) else "")
+              + (f"; {n_fixed:,} shown were fixed by a later ingest" if n_fixed else ""))
 
 
-def _write_raw(wh: Warehouse, where: str, output: Path) -> int:
-    """One line per rejected source row (a row with several problems once), in its own columns."""
+def _db() -> str:
+    from bundlewise.cli._console import STATE
+
+    return STATE.db
+
+
+def _check_not_a_source(wh: Warehouse, outputs: list[Path]) -> None:
+    """Refuse to write over a file that was ingested (the original export)."""
+    sources = [r[0] for r in wh.con.execute("SELECT DISTINCT source FROM ingest_log").fetchall()]
+    for path in outputs:
+        check_output(path, allowed_suffixes=REJECT_SUFFIXES, what="the rejected rows", warehouse=_db(),
+                     inputs=sources)
+
+
+def _write_raw(wh: Warehouse, where: str, output: Path) -> list[tuple[Path, str, int, int]]:
+    """One line per rejected source row (a row with several problems once), in its own columns.
+
+    Rows of different ingests (or kinds) have different columns and must be ingested again
+    separately, so each ingest gets its own file: ``output`` when the selection holds one ingest,
+    else ``STEM-<ingest>-<kind>.SUFFIX`` beside it. Values are written exactly (no formula
+    neutralising), so the fixed file loads as the original would have. Returns
+    ``(path, label, rows, formula-like cells)`` per file written.
+    """
     records = wh.con.execute(f"""
-        SELECT DISTINCT ingest_id, row_number, raw FROM rejected_rows {where} ORDER BY ingest_id, row_number
+        SELECT DISTINCT ingest_id, kind, row_number, raw FROM rejected_rows {where}
+        {'AND' if where else 'WHERE'} resolved_by_ingest IS NULL  -- fixed rows were loaded already
+        ORDER BY ingest_id, row_number
     """).fetchall()
-    rows = [json.loads(raw) for _, _, raw in records]
-    frame = pd.DataFrame(rows)
-    if output.suffix.lower() == ".csv":
-        frame.to_csv(output, index=False)
+    groups: dict[tuple[int, str], list[dict[str, object]]] = {}
+    for ingest_id, kind, _, raw in records:
+        groups.setdefault((ingest_id, kind), []).append(json.loads(raw))
+    if not groups:
+        groups[(0, "")] = []
+    if len(groups) == 1:
+        paths = {key: output for key in groups}
     else:
-        frame.to_parquet(output, index=False)
-    return len(frame)
+        paths = {(i, k): output.with_name(f"{output.stem}-{i}-{k}{output.suffix}") for i, k in groups}
+    _check_not_a_source(wh, list(paths.values()))  # every file checked before any is written
+    written = []
+    for (ingest_id, kind), rows in groups.items():
+        frame = pd.DataFrame(rows)
+        path = paths[(ingest_id, kind)]
+        with atomic_write(path) as tmp:
+            if path.suffix.lower() == ".csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
+        label = f"ingest #{ingest_id} ({kind})" if kind else "the selection"
+        written.append((path, label, len(frame), count_formula_like(frame)))
+    return written
 
 
 def register(app: typer.Typer) -> None:

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from bundlewise.cli._console import STATE, out, progress
+from bundlewise.cli._console import STATE, open_warehouse, out, progress
 from bundlewise.errors import DataValidationError
-from bundlewise.ingest import Warehouse
 from bundlewise.ingest.catalog import load_catalog
 from bundlewise.text import DEFAULT_TEMPLATE, MODELS, ProductEncoder, embed_catalog
 
@@ -30,7 +29,7 @@ def embed_cmd(
     """Embed every product's text with a pre-trained encoder; re-runs encode only new or changed texts."""
     encoder = ProductEncoder(model=model, batch_size=batch_size, max_length=max_length, device=device,
                              cache_dir=cache_dir.expanduser())
-    with Warehouse(STATE.db) as wh, progress() as bars:
+    with open_warehouse("write") as wh, progress() as bars:
         catalog = load_catalog(wh)
         if catalog.empty:
             raise DataValidationError(f"the warehouse {STATE.db} holds no products to embed; load some first "

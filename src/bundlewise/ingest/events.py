@@ -6,10 +6,13 @@ never point at unknown products.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 from bundlewise.ingest.fields import EVENT_TYPES
 from bundlewise.ingest.sqlexpr import Binder, Check, lit
+from bundlewise.ingest.suspicious import Suspicion, timestamp_outliers
 
 NORM = "_bw_norm"
 _CONTENT = ("ts", "event_type", "session_id", "customer_id", "product_id", "offer_id", "bundle_id", "value")
@@ -25,11 +28,15 @@ def row_checks(b: Binder) -> list[Check]:
 
 def normalize_select(b: Binder) -> str:
     content = [f"coalesce(CAST(({b.typed(c)}) AS VARCHAR), '')" for c in _CONTENT]
-    # Without an event id column the row's content is its identity (so re-sent rows are duplicates).
-    event_id = b.id("event_id") if b.has("event_id") else f"md5(concat_ws('|', {', '.join(content)}))"
+    content.append(f"coalesce(CAST(({b.attributes_json()}) AS VARCHAR), '')")
+    # An event without an id (no event_id column, or an empty value in it) gets a hash of its content
+    # as its id: the same row sent again is then a duplicate, and two different rows never share an id.
+    generated = f"md5(concat_ws('|', {', '.join(content)}))"
+    given = b.id("event_id") if b.has("event_id") else "CAST(NULL AS VARCHAR)"
     return f"""
         _rec,
-        {event_id} AS event_id,
+        coalesce({given}, {generated}) AS event_id,
+        ({given}) IS NULL AS id_generated,
         {b.timestamp('ts')} AS ts,
         lower({b.text('event_type')}) AS event_type,
         {b.id('session_id')} AS session_id,
@@ -64,6 +71,11 @@ def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
         ) d USING (event_id)"""
 
 
+def warnings(con: duckdb.DuckDBPyConnection, b: Binder, same_command: Sequence[int]) -> list[Suspicion]:
+    """Event times far outside the file's range (see ingest.suspicious)."""
+    return timestamp_outliers(con, "ts", b.label("ts"))
+
+
 def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
     """The same event sent twice (same id, same content): keep one."""
     n = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {NORM}").fetchall()[0][0]
@@ -81,4 +93,6 @@ def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str
     rows = con.execute(f"SELECT event_type, count(*) FROM {NORM} GROUP BY 1 ORDER BY 1").fetchall()
     details = {"events": sum(int(n) for _, n in rows)}
     details.update({f"events_{t}": int(n) for t, n in rows})
+    details["generated_event_ids"] = int(con.execute(f"SELECT count(*) FROM {NORM} WHERE id_generated")
+                                         .fetchall()[0][0])
     return details

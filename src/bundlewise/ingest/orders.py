@@ -7,13 +7,19 @@ Routing of every accepted line (nothing is dropped):
   -> ``returns``;
 * everything else -> ``order_lines`` (zero-price lines, zero quantities and
   non-product codes included; the ``basket_items`` view keeps them out of baskets).
+
+An order id the warehouse holds is a duplicate key, except for the fixed lines of an order whose
+own export quarantined some of its lines (the fix-and-reingest loop): see :func:`_stage_joins`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 from bundlewise.ingest.sqlexpr import Binder, Check, glob_condition, ident, lit
+from bundlewise.ingest.suspicious import Suspicion, timestamp_outliers
 
 NORM = "_bw_norm"
 
@@ -74,13 +80,61 @@ def normalize_select(b: Binder) -> str:
         {glob_condition(product_id, b.resolved.non_product_codes)} AS is_non_product"""
 
 
+def warnings(con: duckdb.DuckDBPyConnection, b: Binder, same_command: Sequence[int]) -> list[Suspicion]:
+    """Order times far outside the file's range (see ingest.suspicious)."""
+    return timestamp_outliers(con, "ordered_at", b.label("ordered_at")) if b.has("ordered_at") else []
+
+
 def line_hash() -> str:
     """A 64-bit hash of a normalised line, for counting exact duplicates cheaply."""
     return "hash(" + ", ".join(ident(c) for c in _LINE_COLUMNS) + ")"
 
 
+RECORD_KEY = "order_id"  # stored with each quarantined line (rejected_rows.record_key)
+JOIN, OPEN = "_bw_join", "_bw_open"
+_DUPLICATE = "duplicate key: order "
+# A line joining an order the warehouse holds must carry the order's time give or take this much
+# (lines of one export rarely differ by more than minutes; a reused id is usually months apart).
+JOIN_TIME_TOLERANCE = "INTERVAL 1 DAY"
+
+
+def _stage_joins(con: duckdb.DuckDBPyConnection) -> None:
+    """Decide, per order of this file, whether it is new, joins an order we hold, or is a duplicate key.
+
+    ``_bw_open`` lists the quarantined records a line of this file may resolve: not yet resolved, not
+    themselves refused as a duplicate key, and, for an order the warehouse holds, quarantined by an
+    ingest that wrote lines of that order (the same export), so the lines of a *different* order that
+    reuses the id never count. ``_bw_join`` holds each held order with its lines in this file
+    (``n_lines``) and open records (``n_open``); its lines join when ``n_lines <= n_open``.
+    """
+    for table in (JOIN, OPEN):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"""
+        CREATE TEMP TABLE {OPEN} AS
+        WITH keys AS (SELECT DISTINCT order_id FROM {NORM}),
+        records AS (
+            SELECT record_key AS order_id, ingest_id, row_number FROM rejected_rows
+            WHERE kind = 'orders' AND resolved_by_ingest IS NULL AND record_key IN (SELECT order_id FROM keys)
+            GROUP BY ALL HAVING NOT bool_or(starts_with(reason, {lit(_DUPLICATE)}))),
+        contributed AS (  -- (order, ingest) pairs where that ingest wrote lines of the order
+            SELECT order_id, ingest_id FROM orders WHERE order_id IN (SELECT order_id FROM records)
+            UNION SELECT order_id, ingest_id FROM order_lines WHERE order_id IN (SELECT order_id FROM records)
+            UNION SELECT order_id, ingest_id FROM returns WHERE order_id IN (SELECT order_id FROM records))
+        SELECT r.* FROM records r
+        WHERE r.order_id NOT IN (SELECT order_id FROM orders)
+           OR (r.order_id, r.ingest_id) IN (SELECT (order_id, ingest_id) FROM contributed)""")
+    con.execute(f"""
+        CREATE TEMP TABLE {JOIN} AS
+        SELECT n.order_id, count(*) AS n_lines, coalesce(any_value(p.n_open), 0) AS n_open,
+               count(*) <= coalesce(any_value(p.n_open), 0) AS joins
+        FROM {NORM} n JOIN orders o USING (order_id)
+        LEFT JOIN (SELECT order_id, count(*) AS n_open FROM {OPEN} GROUP BY 1) p USING (order_id)
+        GROUP BY n.order_id""")
+
+
 def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
     """SQL yielding (_rec, column_name, value, reason) for order-level problems."""
+    _stage_joins(con)
     order_col = lit(b.label("order_id"))
     parts = [
         # An order belongs to one customer; lines that disagree cannot be reconciled.
@@ -92,13 +146,36 @@ def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
                        string_agg(DISTINCT customer_id, ', ' ORDER BY customer_id) AS ids
                 FROM {NORM} GROUP BY order_id HAVING count(DISTINCT customer_id) > 1
             ) c USING (order_id)""",
-        # Duplicate key: the order was loaded before (from another file); loading it again double-counts.
+        # Duplicate key: the order was loaded before; loading it again double-counts. Only the fixed
+        # lines of an order whose own ingest quarantined some of its lines may join it (see _stage_joins).
         f"""SELECT n._rec, {order_col}, n.order_id,
-               'duplicate key: order ' || n.order_id || ' is already in the warehouse (ingest #' ||
-               o.ingest_id || ' from ' || coalesce(l.source, '?') ||
-               '); remove the order from this file or load only new orders'
-            FROM {NORM} n JOIN orders o USING (order_id) LEFT JOIN ingest_log l ON l.ingest_id = o.ingest_id""",
+               {lit(_DUPLICATE)} || n.order_id || ' is already in the warehouse (ingest #' ||
+               o.ingest_id || ' from ' || coalesce(l.source, '?') || ')' ||
+               CASE WHEN j.n_open > 0 THEN '; it has ' || j.n_open || ' quarantined line(s) not yet fixed but '
+                    || 'this file has ' || j.n_lines || ' lines of it: to complete the order, ingest only the '
+                    || 'fixed lines (bundlewise rejects --raw --ingest ' || o.ingest_id || ' --output fix.csv)'
+                    ELSE '; remove the order from this file or load only new orders' END
+            FROM {NORM} n JOIN {JOIN} j USING (order_id) JOIN orders o USING (order_id)
+            LEFT JOIN ingest_log l ON l.ingest_id = o.ingest_id
+            WHERE NOT j.joins""",
     ]
+    # A fixed line joins its order only if it agrees with the order's header.
+    for name, differs, shown in (
+        ("customer_id", "n.customer_id <> o.customer_id", "o.customer_id"),
+        ("store_id", "n.store_id <> o.store_id", "o.store_id"),
+        ("ordered_at", f"(n.ordered_at < o.ordered_at - {JOIN_TIME_TOLERANCE} OR "
+                       f"n.ordered_at > o.ordered_at + {JOIN_TIME_TOLERANCE})", "CAST(o.ordered_at AS VARCHAR)"),
+    ):
+        if not b.has(name):
+            continue
+        extra = ", within a day" if name == "ordered_at" else ""
+        parts.append(f"""
+            SELECT n._rec, {lit(b.label(name))}, CAST(n.{name} AS VARCHAR),
+                   'order ' || n.order_id || ' is in the warehouse (ingest #' || o.ingest_id || ') with {name} '
+                   || {shown} || '; a line joining it must agree{extra} (if this is another order, give it '
+                   || 'a new order id)'
+            FROM {NORM} n JOIN {JOIN} j USING (order_id) JOIN orders o USING (order_id)
+            WHERE j.joins AND {differs}""")
     return "\nUNION ALL\n".join(parts)
 
 
@@ -133,8 +210,19 @@ def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str
                min(segment) AS segment, CASE WHEN bool_or(is_cancel) THEN 'cancellation' ELSE 'sale' END AS kind,
                bool_or({sale}) AS has_sale, bool_or({sale} AND NOT is_non_product) AS has_basket
         FROM {NORM} GROUP BY order_id""")
+    # Orders the warehouse holds already take the fixed lines that passed _stage_joins; their header
+    # fills in what it lacked and its time is the earliest line's, as for a new order.
+    n_joined, lines_joined = con.execute(f"""
+        SELECT count(DISTINCT order_id), count(*) FROM {NORM} WHERE order_id IN (SELECT order_id FROM orders)
+    """).fetchall()[0]
+    con.execute("""
+        UPDATE orders AS o SET customer_id = coalesce(o.customer_id, j.customer_id),
+                               ordered_at = least(o.ordered_at, j.ordered_at),
+                               store_id = coalesce(o.store_id, j.store_id), segment = coalesce(o.segment, j.segment)
+        FROM _bw_orders j WHERE o.order_id = j.order_id""")
     con.execute(f"INSERT INTO orders SELECT order_id, customer_id, ordered_at, store_id, segment, kind, {ingest_id} "
-                "FROM _bw_orders")
+                "FROM _bw_orders ANTI JOIN orders USING (order_id)")
+    _resolve(con, ingest_id)
     con.execute(f"""
         INSERT INTO order_lines
         SELECT order_id, product_id, quantity, unit_price, discount, {ingest_id}, _rec + 1
@@ -159,14 +247,32 @@ def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str
                count(*) FILTER (WHERE {sale} AND is_non_product),
                count(*) FILTER (WHERE customer_id IS NULL)
         FROM {NORM}""").fetchall()[0]
-    con.execute("DROP TABLE _bw_orders")
+    for table in ("_bw_orders", JOIN, OPEN):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     keys = ("lines", "orders", "sale_orders", "basket_orders", "sale_lines", "return_lines", "cancellation_lines",
             "negative_quantity_lines", "zero_price_or_quantity_lines", "non_product_lines", "lines_without_customer")
     details = {k: int(v) for k, v in zip(keys, row, strict=True)}
+    details["orders"] -= int(n_joined)
+    details["orders_joined"] = int(n_joined)
+    details["lines_joined"] = int(lines_joined)
     details["products"] = products_new + products_updated
     details["products_new"] = products_new
     details["products_updated"] = products_updated
     return details
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    """Mark as fixed the quarantined records that this file's lines replace, oldest first, one per line."""
+    con.execute(f"""
+        UPDATE rejected_rows AS r SET resolved_by_ingest = {ingest_id}
+        FROM (
+            SELECT ingest_id, row_number FROM (
+                SELECT p.*, row_number() OVER (PARTITION BY p.order_id ORDER BY p.ingest_id, p.row_number) AS k
+                FROM {OPEN} p) x
+            JOIN (SELECT order_id, count(*) AS n FROM {NORM} GROUP BY 1) c USING (order_id)
+            WHERE x.k <= c.n
+        ) f
+        WHERE r.kind = 'orders' AND r.ingest_id = f.ingest_id AND r.row_number = f.row_number""")
 
 
 def _merge_products(con: duckdb.DuckDBPyConnection, ingest_id: int) -> tuple[int, int]:

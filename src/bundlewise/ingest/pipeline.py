@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,12 +33,13 @@ import numpy as np
 import pyarrow as pa
 
 from bundlewise.config import IngestConfig
-from bundlewise.errors import DataValidationError, RowProblem
+from bundlewise.errors import DataValidationError, RowProblem, SourceFileError
 from bundlewise.ingest import events, orders, products
 from bundlewise.ingest.fields import FIELDS_BY_KIND, NUMBER, TIMESTAMP
 from bundlewise.ingest.presets import bind_columns, resolve
 from bundlewise.ingest.readers import REC, SourceInfo, TableReader, TypedParseFailed, inspect_source, open_reader
 from bundlewise.ingest.sqlexpr import Binder, Check, lit
+from bundlewise.ingest.suspicious import IngestWarning
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.progress import NULL_PROGRESS, Progress
 
@@ -62,6 +64,8 @@ class IngestResult:
     rows_duplicate: int = 0
     details: dict[str, int] = field(default_factory=dict)
     problems: list[RowProblem] = field(default_factory=list)
+    warnings: list[IngestWarning] = field(default_factory=list)  # suspicious values, loaded as is
+    notes: list[str] = field(default_factory=list)  # decisions taken while reading (generated ids, …)
     already_ingested_as: int | None = None
     seconds: float = 0.0
 
@@ -102,13 +106,21 @@ def ingest_files(
         A file is missing, empty, undecodable or lacks a required column.
     """
     with warehouse.transaction():
-        return [ingest_file(warehouse, path, cfg, progress) for path in paths]
+        results: list[IngestResult] = []
+        for path in paths:
+            earlier = [r.ingest_id for r in results if r.ingest_id is not None]
+            results.append(ingest_file(warehouse, path, cfg, progress, same_command=earlier))
+        return results
 
 
 def ingest_file(
-    wh: Warehouse, path: str | Path, cfg: IngestConfig, progress: Progress = NULL_PROGRESS
+    wh: Warehouse, path: str | Path, cfg: IngestConfig, progress: Progress = NULL_PROGRESS,
+    same_command: Sequence[int] = (),
 ) -> IngestResult:
     """Ingest one file inside the caller's transaction (see :func:`ingest_files`).
+
+    ``same_command`` lists the ingest ids of the files loaded before this one in the same command:
+    a product they describe differently is reported in :attr:`IngestResult.warnings`.
 
     Use this to combine several steps into one all-or-nothing unit::
 
@@ -172,6 +184,7 @@ def ingest_file(
         if cfg.on_error == "fail":
             raise DataValidationError(_failure_message(info, result, cfg), result.problems, result.rows_rejected)
 
+    result.warnings = _warnings(con, handler, binder, info, reader, same_command)
     result.rows_duplicate = handler.duplicates(con, resolved.drop_duplicate_lines)
     ingest_id = int(con.execute("SELECT nextval('ingest_id_seq')").fetchall()[0][0])
     result.ingest_id = ingest_id
@@ -179,6 +192,7 @@ def ingest_file(
         _quarantine(con, info, structural, binder, ingest_id, cfg.kind, located)
     with progress.task(f"writing {info.name}", total=None):
         result.details = handler.write(con, ingest_id, binder)
+    result.notes = _notes(result, reader)
     # read = accepted + rejected; duplicates are accepted rows that repeat another (kept or collapsed).
     result.rows_accepted = result.rows_read - result.rows_rejected
     for table in (STAGE, REJ, NORM, BAD):
@@ -193,9 +207,41 @@ def ingest_file(
     return result
 
 
+def _warnings(con, handler: ModuleType, binder: Binder, info: SourceInfo, reader: TableReader,  # type: ignore[no-untyped-def]
+              same_command: Sequence[int]) -> list[IngestWarning]:
+    """Suspicious but legal values of the accepted rows (see ingest.suspicious), with their rows."""
+    found = handler.warnings(con, binder, same_command) if hasattr(handler, "warnings") else []
+    warnings = []
+    for s in found:
+        rows = reader.row_numbers(np.array(s.recs, dtype=np.int64)) if s.recs else []
+        warnings.append(IngestWarning(info.name, s.column, s.reason, s.count,
+                                      tuple((int(r), v) for r, v in zip(rows, s.values, strict=True))))
+        # info, not warning: the result carries them and the CLI prints them with the summary
+        log.info("suspicious values: %s", warnings[-1].describe())
+    return warnings
+
+
+def _notes(result: IngestResult, reader: TableReader) -> list[str]:
+    notes = []
+    if result.details.get("generated_event_ids"):
+        n = result.details["generated_event_ids"]
+        notes.append(f"{n:,} event{'s' if n != 1 else ''} had no event_id; generated from a hash of the row "
+                     "(the same row sent again is a duplicate)")
+    if reader.unnamed:
+        notes.append(f"{', '.join(reader.unnamed)}: no name in the header (a trailing delimiter?), ignored; a row "
+                     "holding a value there is rejected")
+    for note in notes:
+        log.info("%s: %s", reader.info.name, note)
+    return notes
+
+
 def _normalize(con, reader: TableReader, info: SourceInfo, resolved, bound, handler: ModuleType,  # type: ignore[no-untyped-def]
                progress: Progress) -> tuple[Binder, list[Check]]:
-    binder = Binder(resolved, bound, {c: _duck_type(t) for c, t in reader.types.items()})
+    binder = Binder(resolved, bound, {c: _duck_type(t) for c, t in reader.types.items()},
+                    stage_names=dict(zip(reader.columns, reader.stage_names(), strict=True)),
+                    source_types=reader.source_types, unnamed=reader.unnamed, nested=reader.nested,
+                    value_range=reader.value_range)
+    binder.refuse_incompatible(info.name)
     checks = binder.type_checks() + handler.row_checks(binder)
     with progress.task(f"reading {info.name}", total=info.size) as task:
         _scan(con, reader, task, f"SELECT {handler.normalize_select(binder)}, {_bitmask(checks)} AS _bad "
@@ -220,8 +266,11 @@ def _type_hints(kind: str, bound: dict[str, list[str]], timestamp_format: str | 
 
 
 def _duck_type(t: pa.DataType) -> str:
+    """The DuckDB type Binder sees for a staged Arrow type (readers stage only these, see readers_parquet)."""
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "VARCHAR"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "BLOB"
     if pa.types.is_timestamp(t):
         return "TIMESTAMP WITH TIME ZONE" if t.tz else "TIMESTAMP"
     if pa.types.is_date(t):
@@ -238,11 +287,25 @@ def _bitmask(checks: list[Check]) -> str:
     if not checks:
         return "CAST(0 AS BIGINT)"
     if len(checks) > 62:
-        raise AssertionError("too many checks for one bitmask")
+        raise SourceFileError(f"{len(checks)} checks on this file's columns, at most 62 fit in one pass; map "
+                              "fewer columns (a field joined from many columns with '+')")
     return " + ".join(f"(CASE WHEN {c.condition} THEN {1 << i} ELSE 0 END)" for i, c in enumerate(checks))
 
 
 _CHUNK_BYTES = 64 << 20
+
+
+@contextmanager
+def _registered(con, name: str, table: pa.Table) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Register an Arrow table for the block; a failing unregister never hides the block's own error."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        try:
+            con.unregister(name)
+        except Exception as exc:  # noqa: BLE001 (cleanup only: the real error, if any, is propagating)
+            log.debug("unregister %s failed: %s", name, exc)
 
 
 def _scan(con, reader: TableReader, task, sql: str, *, create: str, insert: str) -> None:  # type: ignore[no-untyped-def]
@@ -253,18 +316,16 @@ def _scan(con, reader: TableReader, task, sql: str, *, create: str, insert: str)
     The first chunk runs ``create + sql``, later ones ``insert + sql``.
     """
     stream = reader.stream(task)
+    staged_names = [*reader.stage_names(), REC]  # positional: file names never reach SQL
     pending: list[pa.RecordBatch] = []
     size = 0
     first = True
 
     def flush() -> None:
         nonlocal first, pending, size
-        table = pa.Table.from_batches(pending, schema=stream.schema)
-        con.register("_bw_src", table)
-        try:
+        table = pa.Table.from_batches(pending, schema=stream.schema).rename_columns(staged_names)
+        with _registered(con, "_bw_src", table):
             con.execute((create if first else insert) + " " + sql)
-        finally:
-            con.unregister("_bw_src")
         first, pending, size = False, [], 0
 
     try:
@@ -342,13 +403,20 @@ def _quarantine(con, info: SourceInfo, structural, binder: Binder, ingest_id: in
         assert located is not None
         lines = located.row_numbers(recs)
         con.register("_bw_lines_map", pa.table({"_rec": recs, "row_number": lines}))
+        # The record's key as the handler canonicalises it (orders: the order id), so a fixed line can
+        # later be matched to its order (see orders.group_rejects).
+        key_field = getattr(_HANDLERS[kind], "RECORD_KEY", None)
+        key = binder.id(key_field) if key_field and binder.has(key_field) else "CAST(NULL AS VARCHAR)"
         con.execute(f"""
-            INSERT INTO rejected_rows
+            INSERT INTO rejected_rows (ingest_id, kind, source, row_number, column_name, value, reason, raw,
+                                       record_key)
             SELECT {ingest_id}, {lit(kind)}, {lit(info.name)}, m.row_number, r.column_name, r.value, r.reason,
-                   {binder.raw_json('s.')}
+                   {binder.raw_json('s.')}, k.record_key
             FROM {REJ} r JOIN _bw_lines_map m USING (_rec) JOIN {STAGE} s ON s._rec = r._rec
+                 JOIN (SELECT _rec, {key} AS record_key FROM {STAGE}) k ON k._rec = r._rec
             ORDER BY m.row_number, r.column_name""")
         con.unregister("_bw_lines_map")
     for p in structural:
-        con.execute("INSERT INTO rejected_rows VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+        con.execute("INSERT INTO rejected_rows (ingest_id, kind, source, row_number, column_name, value, reason, "
+                    "raw) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
                     [ingest_id, kind, info.name, p.row_number, p.text, p.reason, json.dumps({"text": p.text})])

@@ -6,9 +6,12 @@ value already stored (so a price-only file updates prices and nothing else).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 from bundlewise.ingest.sqlexpr import Binder, Check, glob_condition, lit
+from bundlewise.ingest.suspicious import Suspicion, find, ingest_list
 
 NORM = "_bw_norm"
 _VALUE_COLUMNS = ("title", "description", "category_path", "brand", "price", "cost", "stock", "is_product")
@@ -58,6 +61,33 @@ def group_rejects(con: duckdb.DuckDBPyConnection, b: Binder) -> str:
             SELECT product_id, count(*) AS n FROM {NORM} GROUP BY product_id
             HAVING count(DISTINCT ({values})) > 1
         ) d USING (product_id)"""
+
+
+def warnings(con: duckdb.DuckDBPyConnection, b: Binder, same_command: Sequence[int]) -> list[Suspicion]:
+    """Negative stock, cost above price, and products an earlier file of this command described otherwise."""
+    found: list[Suspicion] = []
+    if b.has("stock"):
+        found += find(con, f"SELECT _rec, stock AS value FROM {NORM} WHERE stock < 0", b.label("stock"),
+                      "is negative; loaded as is (a back-order count or a sign error? check the export)")
+    if b.has("cost") or b.has("price"):
+        # The values the product will hold: a price-only file is checked against the stored cost too.
+        found += find(con, f"""
+            SELECT n._rec, 'cost ' || coalesce(n.cost, p.cost) || ' > price ' || coalesce(n.price, p.price) AS value
+            FROM {NORM} n LEFT JOIN products p USING (product_id)
+            WHERE coalesce(n.cost, p.cost) > coalesce(n.price, p.price)""",
+                      b.label("cost") if b.has("cost") else b.label("price"),
+                      "is above the price: every sale loses money; loaded as is (are cost and price swapped?)")
+    if same_command:
+        for name in ("title", "price", "category_path"):
+            if b.has(name):
+                found += find(con, f"""
+                    SELECT n._rec, n.{name} || ' vs ' || p.{name} || ' in ' ||
+                                   regexp_extract(l.source, '[^/\\\\]+$') AS value
+                    FROM {NORM} n JOIN products p USING (product_id) JOIN ingest_log l ON l.ingest_id = p.ingest_id
+                    WHERE p.ingest_id IN ({ingest_list(same_command)}) AND n.{name} <> p.{name}""",
+                              b.label(name), "differs from an earlier file of this command (the later file wins); "
+                                             "loaded as is, check which one is right")
+    return found
 
 
 def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:

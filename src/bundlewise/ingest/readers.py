@@ -3,8 +3,12 @@ into a stream of Arrow record batches.
 
 Every batch carries ``_rec``: the 0-based index of the record among the records the
 reader kept, in file order. Text columns stay text (validation casts them), Parquet
-columns keep their types. Row numbers are only worked out when something must be
-reported (:meth:`TableReader.row_numbers`), so the fast path never pays for them:
+columns keep their scalar types (nested ones become JSON text, see
+:mod:`~bundlewise.ingest.readers_parquet`). Column names are the file's; the pipeline
+stages them under positional names (:meth:`TableReader.stage_names`), so a file column
+called ``_rec`` or ``_bad`` can never collide with an internal one. Row numbers are only
+worked out when something must be reported (:meth:`TableReader.row_numbers`), so the
+fast path never pays for them:
 
 * CSV, TSV, JSONL and basket files: the **line** in the file where the record starts
   (the header is line 1), found by an exact second pass that honours quoted newlines;
@@ -17,7 +21,6 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -28,7 +31,6 @@ from typing import IO
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from bundlewise.config import IngestConfig
 from bundlewise.errors import SourceFileError
@@ -161,6 +163,14 @@ class TableReader:
         self.structural: list[StructuralProblem] = []
         self.n_records = 0
         self.failure: Exception | None = None
+        # Columns with an empty header name, labelled "(unnamed column N)": never mapped, and a value
+        # in one is refused row by row (see Binder.type_checks); an all-empty one is ignored.
+        self.unnamed: list[str] = []
+        # Columns whose file type cannot feed a canonical field (nested: list, struct, map): staged as
+        # JSON text; binding one is refused with its type (see Binder.refuse_incompatible).
+        self.nested: dict[str, str] = {}
+        # The file's own type of each column, for messages ("int64", "list<item: int64>"); text formats: "text".
+        self.source_types: dict[str, str] = {}
 
     def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
@@ -179,6 +189,19 @@ class TableReader:
     def row_numbers(self, recs: np.ndarray) -> np.ndarray:
         """Map kept-record indices (``_rec``) to the row numbers users see."""
         return np.asarray(recs, dtype=np.int64) + 1
+
+    def value_range(self, column: str) -> tuple[float, float] | None:
+        """Smallest and largest value of a numeric column (None: not known without reading as text).
+
+        Used to recognise integer epoch timestamps (see ``sqlexpr.epoch_unit``); only typed formats
+        (Parquet) can answer."""
+        return None
+
+    def stage_names(self) -> list[str]:
+        """The names the columns take in the staged tables: positional, so no file column can shadow
+        ``_rec``, ``_bad`` or any other internal column, and DuckDB's case-insensitive identifiers never
+        merge two file columns."""
+        return [f"c{i}" for i in range(1, len(self.columns) + 1)]
 
     def schema(self) -> pa.Schema:
         return pa.schema([*(pa.field(c, self.types[c]) for c in self.columns), pa.field(REC, pa.int64())])
@@ -205,20 +228,51 @@ class TableReader:
     def _with_rec(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         recs = pa.array(np.arange(self.n_records, self.n_records + batch.num_rows, dtype=np.int64))
         self.n_records += batch.num_rows
-        columns = [batch.column(c).cast(self.types[c]) if batch.schema.field(c).type != self.types[c]
-                   else batch.column(c) for c in self.columns]
+        # By position: a file may hold several unnamed columns (all called "" by Arrow).
+        columns = [batch.column(i).cast(self.types[c]) if batch.schema.field(i).type != self.types[c]
+                   else batch.column(i) for i, c in enumerate(self.columns)]
         return pa.RecordBatch.from_arrays([*columns, recs], schema=schema)
 
 
-def _check_header(names: list[str], source: str) -> None:
+def unnamed_label(position: int) -> str:
+    """How a column without a header name is shown in messages (1-based position)."""
+    return f"(unnamed column {position})"
+
+
+def check_header(names: list[str], source: str) -> tuple[list[str], list[str]]:
+    """Validate a header; return the column names (unnamed ones labelled) and the unnamed labels.
+
+    Refused: a name that appears twice, and two names that differ only by case (``Note``/``note``):
+    columns bind to fields case-insensitively, so one of the two values would be lost.
+    """
+    labels: list[str] = []
+    unnamed: list[str] = []
     seen: dict[str, int] = {}
+    folded: dict[str, tuple[str, int]] = {}
     for i, name in enumerate(names, start=1):
+        if not name.strip():
+            labels.append(unnamed_label(i))
+            unnamed.append(labels[-1])
+            continue
         if name in seen:
             raise SourceFileError(
                 f"{source}: column name {name!r} appears twice in the header (columns {seen[name]} and {i}); "
                 "rename one of them"
             )
+        other = folded.get(name.casefold())
+        if other is not None:
+            raise SourceFileError(
+                f"{source}: columns {other[0]!r} (column {other[1]}) and {name!r} (column {i}) differ only by "
+                "case; bundlewise matches column names case-insensitively, so one of them would be lost: "
+                "rename or remove one of them"
+            )
         seen[name] = i
+        folded[name.casefold()] = (name, i)
+        labels.append(name)
+    if len(labels) != len(set(labels)):  # a real column called "(unnamed column 3)": absurd, still refused
+        raise SourceFileError(f"{source}: a column is named like bundlewise's label for an unnamed column "
+                              "('(unnamed column N)'); rename it")
+    return labels, unnamed
 
 
 class CsvReader(TableReader):
@@ -231,6 +285,7 @@ class CsvReader(TableReader):
         self.block_size = block_size
         self._lines: np.ndarray | None = None
         self._invalid_texts: list[str] = []
+        self._file_names: dict[str, str] = {}
         self._read_header()
 
     def use_types(self, hints: dict[str, pa.DataType]) -> None:
@@ -277,13 +332,15 @@ class CsvReader(TableReader):
         names = probe.schema.names
         raw.close()
         self._invalid_texts.clear()  # the probe parsed the first block: its malformed rows are counted later
-        _check_header(names, self.info.name)
-        self.columns = list(names)
-        self.types = {n: pa.string() for n in names}
+        self.columns, self.unnamed = check_header(names, self.info.name)
+        self._file_names = dict(zip(self.columns, names, strict=True))
+        self.types = {n: pa.string() for n in self.columns}
+        self.source_types = dict.fromkeys(self.columns, "text")
 
     def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
         self._invalid_texts.clear()
-        reader, raw = self._open(dict(self.types))
+        # Arrow knows columns by their header names: every unnamed one is "" (always text here).
+        reader, raw = self._open({self._file_names[c]: t for c, t in self.types.items()})
         got_rows = False
         try:
             for batch in reader:
@@ -384,103 +441,6 @@ class CsvReader(TableReader):
         return self._lines[recs]
 
 
-class ParquetReader(TableReader):
-    def __init__(self, info: SourceInfo, cfg: IngestConfig):
-        super().__init__(info, cfg)
-        if info.compressed:
-            raise SourceFileError(f"{info.name}: gzip-compressed Parquet is not supported; decompress it first")
-        try:
-            self._file = pq.ParquetFile(info.path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise SourceFileError(f"{info.name}: not a readable Parquet file ({exc})") from None
-        schema = self._file.schema_arrow
-        self.columns = list(schema.names)
-        _check_header(self.columns, info.name)
-        # Nested or exotic types are staged as text; flat scalar types keep their type.
-        self.types = {f.name: f.type if _is_flat(f.type) else pa.string() for f in schema}
-        if self._file.metadata.num_rows == 0:
-            raise SourceFileError(f"file {info.name!r} has a schema but no data rows")
-
-    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
-        task.update(total=self._file.metadata.num_rows, completed=0)
-        for batch in self._file.iter_batches(batch_size=_BATCH_ROWS * 4):
-            task.advance(batch.num_rows)
-            yield batch
-
-
-def _is_flat(t: pa.DataType) -> bool:
-    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
-            or pa.types.is_large_string(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
-            or pa.types.is_decimal(t))
-
-
-def _json_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-class JsonlReader(TableReader):
-    """One JSON object per line. Values become text; nested values become JSON text."""
-
-    def __init__(self, info: SourceInfo, cfg: IngestConfig):
-        super().__init__(info, cfg)
-        self.encoding = _detect_encoding(info, cfg.encoding)
-        self._lines_list: list[int] = []
-        self._records: list[dict[str, object]] = []
-        self._parse()
-
-    def _parse(self) -> None:
-        keys: dict[str, None] = {}
-        encoding = "utf-8-sig" if _is_utf8(self.encoding) else self.encoding
-        with _open_binary(self.info) as fh:
-            for line_no, raw in enumerate(fh, start=1):
-                try:
-                    line = raw.decode(encoding).strip()
-                except UnicodeDecodeError as err:
-                    raise SourceFileError(
-                        f"{self.info.name} line {line_no:,}: byte {raw[err.start:err.end]!r} is not valid "
-                        f"{encoding}; pass --encoding latin-1 (or cp1252, gbk) or re-save as UTF-8") from None
-                if encoding == "utf-8-sig":
-                    encoding = "utf-8"  # only the first line can carry a byte-order mark
-                if not line:
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as err:
-                    self.structural.append(StructuralProblem(
-                        line_no, line[:200], f"not valid JSON ({err.msg} at character {err.colno})"))
-                    continue
-                if not isinstance(obj, dict):
-                    self.structural.append(StructuralProblem(
-                        line_no, line[:200], f"expected a JSON object per line, found {type(obj).__name__}"))
-                    continue
-                keys.update(dict.fromkeys(obj))
-                self._records.append(obj)
-                self._lines_list.append(line_no)
-        self.columns = list(keys)
-        self.types = {k: pa.string() for k in keys}
-        if not self._records and not self.structural:
-            raise SourceFileError(f"file {self.info.name!r} has no JSON records")
-
-    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
-        task.update(total=len(self._records), completed=0)
-        for start in range(0, len(self._records), _BATCH_ROWS):
-            chunk = self._records[start: start + _BATCH_ROWS]
-            arrays = [pa.array([_json_text(r.get(k)) for r in chunk], type=pa.string()) for k in self.columns]
-            task.advance(len(chunk))
-            yield pa.RecordBatch.from_arrays(arrays, names=self.columns)
-
-    def row_numbers(self, recs: np.ndarray) -> np.ndarray:
-        return np.asarray(self._lines_list, dtype=np.int64)[np.asarray(recs, dtype=np.int64)]
-
-
 class BasketReader(TableReader):
     """One basket per line, items separated by the delimiter (the arules/Groceries layout).
 
@@ -539,15 +499,13 @@ class BasketReader(TableReader):
         return np.asarray(self._line_of_rec, dtype=np.int64)[np.asarray(recs, dtype=np.int64)]
 
 
-_READERS: dict[str, type[TableReader]] = {
-    "csv": CsvReader,
-    "tsv": CsvReader,
-    "parquet": ParquetReader,
-    "jsonl": JsonlReader,
-    "baskets": BasketReader,
-}
-
-
 def open_reader(info: SourceInfo, cfg: IngestConfig) -> TableReader:
     """The reader for ``info.file_format``."""
-    return _READERS[info.file_format](info, cfg)
+    # The Parquet and JSONL readers live in their own modules (they import this one).
+    from bundlewise.ingest.readers_json import JsonlReader
+    from bundlewise.ingest.readers_parquet import ParquetReader
+
+    readers: dict[str, type[TableReader]] = {
+        "csv": CsvReader, "tsv": CsvReader, "parquet": ParquetReader, "jsonl": JsonlReader, "baskets": BasketReader,
+    }
+    return readers[info.file_format](info, cfg)

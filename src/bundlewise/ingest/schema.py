@@ -166,10 +166,19 @@ _V3 = (
 )
 
 
+# The fix-and-reingest loop: a quarantined line knows its record's key (the order id for orders, so a
+# fixed line can be matched to the order it belongs to) and, once a later ingest loaded it, which one.
+_V4 = (
+    """ALTER TABLE rejected_rows ADD COLUMN record_key VARCHAR""",
+    """ALTER TABLE rejected_rows ADD COLUMN resolved_by_ingest INTEGER""",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables: products, orders, order lines, returns, events, ingest log, rejects", _V1),
     Migration(2, "mining results: runs, pair statistics, itemsets, rules", _V2),
     Migration(3, "text embeddings cache: vectors by model and text hash", _V3),
+    Migration(4, "rejected rows: record key and the ingest that fixed them", _V4),
 )
 
 

@@ -16,7 +16,8 @@ from bundlewise.mining.itemsets import frequent_itemsets
 from bundlewise.mining.pairs import CoPurchaseStats
 from bundlewise.mining.rules import AssociationRules
 from bundlewise.mining.source import BasketQuery, load_baskets
-from bundlewise.mining.store import save_pairs, save_rules, write_rules_file
+from bundlewise.mining.store import RULE_FILE_SUFFIXES, save_pairs, save_rules, write_rules_file
+from bundlewise.outputs import check_output
 from bundlewise.progress import NULL_PROGRESS, Progress
 
 SIGNIFICANCE = 0.05
@@ -53,7 +54,7 @@ def mine(wh: Warehouse, cfg: MiningConfig, progress: Progress = NULL_PROGRESS, t
     started = time.perf_counter()
     baskets = load_baskets(wh, BasketQuery(cfg.segments, cfg.stores, cfg.customers, cfg.since, cfg.until), progress)
     model = CoPurchaseStats(min_count=cfg.min_count, half_life_days=cfg.half_life_days,
-                            max_basket_size=cfg.max_basket_size, prior=cfg.prior)
+                            max_basket_size=cfg.max_basket_size, prior=cfg.prior, memory_budget=cfg.memory_budget)
     with progress.task("counting product pairs", total=None):
         model.fit(baskets)
     with progress.task("pair statistics and significance", total=None):
@@ -61,7 +62,8 @@ def mine(wh: Warehouse, cfg: MiningConfig, progress: Progress = NULL_PROGRESS, t
     itemsets = None
     if cfg.max_len > 2:
         capped, _ = baskets.cap_size(cfg.max_basket_size)
-        itemsets = frequent_itemsets(capped, min_count=cfg.min_count, max_len=cfg.max_len, progress=progress)
+        itemsets = frequent_itemsets(capped, min_count=cfg.min_count, max_len=cfg.max_len,
+                                     memory_budget=cfg.memory_budget, progress=progress)
     seconds = time.perf_counter() - started
     with progress.task("writing results", total=None):
         run_id = save_pairs(wh, pairs, itemsets, cfg.to_dict(), model.n_baskets_, baskets.n_items,
@@ -77,9 +79,13 @@ def mine(wh: Warehouse, cfg: MiningConfig, progress: Progress = NULL_PROGRESS, t
 def mine_rules(baskets: Baskets, cfg: RulesConfig, *, wh: Warehouse | None = None, output: Path | None = None,
                progress: Progress = NULL_PROGRESS) -> RulesSummary:
     """Rules of ``baskets``; stored in ``wh`` when given, written to ``output`` when given."""
+    if output is not None:  # refused before mining, not after
+        check_output(output, allowed_suffixes=RULE_FILE_SUFFIXES, what="the rules",
+                     warehouse=None if wh is None else wh.path)
     started = time.perf_counter()
     model = AssociationRules(min_support=cfg.min_support, min_confidence=cfg.min_confidence,
-                             min_lift=cfg.min_lift, min_len=cfg.min_len, max_len=cfg.max_len).fit(baskets, progress)
+                             min_lift=cfg.min_lift, min_len=cfg.min_len, max_len=cfg.max_len,
+                             memory_budget=cfg.memory_budget).fit(baskets, progress)
     rules = model.rules_
     seconds = time.perf_counter() - started
     summary = RulesSummary(rules, baskets.n_baskets, baskets.n_items, model.itemsets_.min_count, seconds)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.errors import ConfigError, NotFittedError, UnknownProductError, allowed
-from bundlewise.mining import _native, metrics
+from bundlewise.mining import _native, guards, metrics
 from bundlewise.mining._validate import check_int, check_positive
 from bundlewise.mining.baskets import Baskets, decay_weights
 
@@ -54,16 +54,23 @@ class CoPurchaseStats:
         The "now" of time decay (default: the newest basket).
     n_threads : int, optional
         Native threads (default: all available CPUs).
+    memory_budget : int, optional
+        Bytes the counting and :meth:`pair_stats` may plan to use (default 2 GiB; None = no
+        limit). Estimated from the basket sizes before any work; beyond it
+        :class:`~bundlewise.errors.ResourceLimitError` says which ``max_basket_size`` (or
+        ``min_count``) fits and what it drops.
     """
 
     def __init__(self, min_count: int = 2, half_life_days: float | None = None, max_basket_size: int | None = None,
-                 prior: float = 5.0, reference_time: Any = None, n_threads: int | None = None):
+                 prior: float = 5.0, reference_time: Any = None, n_threads: int | None = None,
+                 memory_budget: int | None = guards.DEFAULT_MEMORY_BUDGET):
         self.min_count = min_count
         self.half_life_days = half_life_days
         self.max_basket_size = max_basket_size
         self.prior = prior
         self.reference_time = reference_time
         self.n_threads = n_threads
+        self.memory_budget = memory_budget
 
     # -- fitting ---------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -72,11 +79,17 @@ class CoPurchaseStats:
         check_int("max_basket_size", self.max_basket_size, 2, none_ok=True)
         check_positive("prior", self.prior)
         check_int("n_threads", self.n_threads, 1, none_ok=True)
+        guards.check_memory_budget("memory_budget", self.memory_budget)
+
+    def _check_memory(self, baskets: Baskets, extra_bytes: int = 0) -> None:
+        guards.check_pair_memory(baskets, self.memory_budget, weighted=self.half_life_days is not None,
+                                 n_threads=self.n_threads or _native.default_threads(), extra_bytes=extra_bytes)
 
     def fit(self, baskets: Baskets) -> CoPurchaseStats:
         """Count every item and item pair of ``baskets``."""
         self._check_params()
         baskets, n_dropped = baskets.cap_size(self.max_basket_size)
+        self._check_memory(baskets)
         weights, ref = self._weights(baskets, None)
         self.item_ids_ = baskets.item_ids
         self.n_baskets_ = baskets.n_baskets
@@ -106,6 +119,8 @@ class CoPurchaseStats:
             return self.fit(baskets)
         self._check_params()
         baskets, n_dropped = baskets.cap_size(self.max_basket_size)
+        # merging rebuilds keys, their sort and the summed counts over the old pairs as well
+        self._check_memory(baskets, guards.MERGE_PAIR_BYTES * len(self.pair_a_))
         vocab = np.union1d(self.item_ids_.astype(str), baskets.item_ids.astype(str)).astype(object)
         old_remap = np.searchsorted(vocab, self.item_ids_.astype(str)).astype(np.int32)
         new = baskets.with_vocabulary(vocab)
@@ -179,6 +194,7 @@ class CoPurchaseStats:
         self._check_fitted()
         threshold = self.min_count if min_count is None else min_count
         check_int("min_count", threshold, 1)
+        guards.check_stats_rows(self.pair_n_, threshold, self.memory_budget)
         keep = self.pair_n_ >= threshold
         a, b, n_ab = self.pair_a_[keep], self.pair_b_[keep], self.pair_n_[keep]
         ia, ib = self.item_counts_[a], self.item_counts_[b]

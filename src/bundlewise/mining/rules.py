@@ -16,10 +16,13 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from bundlewise.errors import NotFittedError, UnknownProductError
+from bundlewise.errors import NotFittedError, ResourceLimitError, UnknownProductError
+from bundlewise.mining import guards
 from bundlewise.mining._validate import check_fraction, check_int, check_lengths, check_positive
 from bundlewise.mining.baskets import Baskets
 from bundlewise.mining.itemsets import Itemsets, frequent_itemsets
@@ -30,8 +33,12 @@ RULE_COLUMNS = ["antecedent", "consequent", "support", "confidence", "lift", "co
 
 
 def rules_from_itemsets(itemsets: Itemsets, min_confidence: float, *, min_lift: float | None = None,
-                        min_len: int = 1, max_len: int | None = None) -> pd.DataFrame:
+                        min_len: int = 1, max_len: int | None = None,
+                        memory_budget: int | None = guards.DEFAULT_MEMORY_BUDGET) -> pd.DataFrame:
     """Every rule X ⇒ y with X ∪ {y} frequent and confidence >= ``min_confidence``.
+
+    The rules are found as arrays first; building the table (~500 bytes a rule) is refused with
+    :class:`~bundlewise.errors.ResourceLimitError` when it would pass ``memory_budget``.
 
     Returns
     -------
@@ -67,6 +74,7 @@ def rules_from_itemsets(itemsets: Itemsets, min_confidence: float, *, min_lift: 
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("antecedent", "consequent") else float)
                              for c in RULE_COLUMNS})
+    _check_rule_table(parts, min_confidence, memory_budget)
     ids = itemsets.item_ids
     frames = []
     for ante, cons, cnt, ante_cnt, lift_v in parts:
@@ -89,6 +97,23 @@ def rules_from_itemsets(itemsets: Itemsets, min_confidence: float, *, min_lift: 
     return rules.drop(columns="_ante").reset_index(drop=True)
 
 
+def _check_rule_table(parts: list[tuple[np.ndarray, ...]], min_confidence: float, budget: int | None) -> None:
+    n_rules = sum(len(p[1]) for p in parts)
+    if budget is None or n_rules * guards.RULE_BYTES <= budget:
+        return
+    conf = np.sort(np.concatenate([p[2] / p[3] for p in parts]))[::-1]
+    fit = budget // guards.RULE_BYTES
+    suggestion = min(1.0, math.ceil(conf[fit] * 1000 + 1e-9) / 1000)  # just above the confidence at the cut
+    reach = int((conf >= suggestion).sum())
+    hint = (f"raise --min-confidence (min_confidence=) to {suggestion:g} ({reach:,} rules), " if reach <= fit
+            else "")  # too many rules of confidence 1: no confidence helps
+    raise ResourceLimitError(
+        f"{n_rules:,} rules reach confidence {min_confidence:g}; their table would need "
+        f"~{guards.format_bytes(n_rules * guards.RULE_BYTES)}, more than the memory budget of "
+        f"{guards.format_bytes(budget)}: {hint}set --min-lift, raise --min-support or --memory-budget "
+        "(memory_budget=)")
+
+
 class AssociationRules:
     """Frequent itemsets and rules of a set of baskets (arules ``apriori`` semantics).
 
@@ -102,6 +127,13 @@ class AssociationRules:
     n_threads : int, optional
     max_candidates : int
         Safety limit on candidate itemsets of one length.
+    memory_budget : int, optional
+        Bytes the pair counting and the rules table may plan to use (default 2 GiB; None = no
+        limit); also sets the itemset budget when ``max_itemsets`` is None.
+    max_itemsets : int, optional
+        Most frequent itemsets of all lengths (see :func:`~bundlewise.mining.frequent_itemsets`).
+        A support of 0 is legal (every itemset seen once) and stops at this budget with a
+        message naming a support that fits.
 
     Attributes
     ----------
@@ -112,7 +144,8 @@ class AssociationRules:
 
     def __init__(self, min_support: float = 0.1, min_confidence: float = 0.8, min_lift: float | None = None,
                  min_len: int = 1, max_len: int = 10, n_threads: int | None = None,
-                 max_candidates: int = 200_000_000):
+                 max_candidates: int = 200_000_000, memory_budget: int | None = guards.DEFAULT_MEMORY_BUDGET,
+                 max_itemsets: int | None = None):
         self.min_support = min_support
         self.min_confidence = min_confidence
         self.min_lift = min_lift
@@ -120,6 +153,8 @@ class AssociationRules:
         self.max_len = max_len
         self.n_threads = n_threads
         self.max_candidates = max_candidates
+        self.memory_budget = memory_budget
+        self.max_itemsets = max_itemsets
 
     def fit(self, baskets: Baskets, progress: Progress = NULL_PROGRESS) -> AssociationRules:
         check_fraction("min_support", self.min_support)
@@ -128,9 +163,12 @@ class AssociationRules:
         check_lengths(self.min_len, self.max_len)
         check_int("n_threads", self.n_threads, 1, none_ok=True)
         self.itemsets_ = frequent_itemsets(baskets, self.min_support, max_len=self.max_len, n_threads=self.n_threads,
-                                           max_candidates=self.max_candidates, progress=progress)
-        self.rules_ = rules_from_itemsets(self.itemsets_, self.min_confidence, min_lift=self.min_lift,
-                                          min_len=self.min_len, max_len=self.max_len)
+                                           max_candidates=self.max_candidates, memory_budget=self.memory_budget,
+                                           max_itemsets=self.max_itemsets, progress=progress)
+        with progress.task("rules", total=None):
+            self.rules_ = rules_from_itemsets(self.itemsets_, self.min_confidence, min_lift=self.min_lift,
+                                              min_len=self.min_len, max_len=self.max_len,
+                                              memory_budget=self.memory_budget)
         self.n_baskets_ = baskets.n_baskets
         self.item_ids_ = baskets.item_ids
         return self

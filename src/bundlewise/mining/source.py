@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bundlewise.config import IngestConfig
+from bundlewise.config import IngestConfig, check_date_range
 from bundlewise.errors import ConfigError
 from bundlewise.ingest.readers import inspect_source, open_reader
 from bundlewise.ingest.warehouse import Warehouse
@@ -24,6 +24,9 @@ class BasketQuery:
     since: str | None = None
     until: str | None = None
 
+    def __post_init__(self) -> None:
+        check_date_range(self.since, self.until)  # "yesterday" must not reach SQL as a bug
+
     def where(self) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
@@ -34,10 +37,10 @@ class BasketQuery:
                 params.extend(values)
         if self.since:
             clauses.append("o.ordered_at >= CAST(? AS TIMESTAMP)")
-            params.append(self.since)
+            params.append(self.since.strip())
         if self.until:
             clauses.append("o.ordered_at < CAST(? AS TIMESTAMP)")
-            params.append(self.until)
+            params.append(self.until.strip())
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def describe(self) -> str:

@@ -14,9 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bundlewise.errors import ConfigError
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.mining.itemsets import Itemsets
+from bundlewise.outputs import atomic_write, check_output, neutralise_frame
 
 PAIR_COLUMNS = ["product_a", "product_b", "n_ab", "n_a", "n_b", "support", "confidence_ab", "confidence_ba", "lift",
                 "leverage", "conviction_ab", "conviction_ba", "jaccard", "cosine", "npmi", "shrunk_lift", "p_value",
@@ -85,22 +85,24 @@ def _braces(items: tuple[str, ...] | list[str]) -> str:
     return "{" + ",".join(items) + "}"
 
 
+RULE_FILE_SUFFIXES = (".csv", ".parquet")
+
+
 def write_rules_file(rules: pd.DataFrame, path: str | Path) -> None:
     """CSV (items as ``{a,b}``, like arules) or Parquet (list columns), by the file's extension.
 
     Columns: antecedent, consequent, support, confidence, lift, count.
     """
-    path = Path(path)
+    path = check_output(path, allowed_suffixes=RULE_FILE_SUFFIXES, what="the rules")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        pq.write_table(rules_table(rules), path)
-    elif suffix == ".csv":
-        out = pd.DataFrame({
-            "antecedent": [_braces(a) for a in rules["antecedent"]],
-            "consequent": [_braces([c]) for c in rules["consequent"]],
-            "support": rules["support"], "confidence": rules["confidence"], "lift": rules["lift"],
-            "count": rules["count"],
-        })
-        out.to_csv(path, index=False, float_format="%.9g")
-    else:
-        raise ConfigError(f"--output {path.name!r}: use a .csv or .parquet file name")
+    with atomic_write(path) as tmp:
+        if suffix == ".parquet":
+            pq.write_table(rules_table(rules), tmp)
+        else:  # CSV cells start with "{", never a formula; neutralised anyway, like every CSV a person opens
+            out = pd.DataFrame({
+                "antecedent": [_braces(a) for a in rules["antecedent"]],
+                "consequent": [_braces([c]) for c in rules["consequent"]],
+                "support": rules["support"], "confidence": rules["confidence"], "lift": rules["lift"],
+                "count": rules["count"],
+            })
+            neutralise_frame(out).to_csv(tmp, index=False, float_format="%.9g")

@@ -74,8 +74,13 @@ def _q_value(model: Any, i: int, j: int, n_ab: float) -> float | None:
 
 
 def explain_pairs(model: Any, product_ids: list[str], partner_ids: list[str], *, encoder: Any = None,
-                  titles: dict[str, str] | None = None, ig_steps: int = 32) -> list[PairExplanation]:
-    """Explain ``product → partner`` for each pair of the two lists (same length)."""
+                  titles: dict[str, str] | None = None, ig_steps: int = 32,
+                  attributions: bool = True) -> list[PairExplanation]:
+    """Explain ``product → partner`` for each pair of the two lists (same length).
+
+    ``attributions=False`` leaves out the integrated gradients (the costly part: the service
+    answers with the evidence numbers alone unless asked to explain).
+    """
     model._check_fitted()
     i = model._codes([str(p) for p in product_ids])
     j = model._codes([str(p) for p in partner_ids])
@@ -84,14 +89,14 @@ def explain_pairs(model: Any, product_ids: list[str], partner_ids: list[str], *,
     n_ab = table.counts(i, j)
     lift = metrics.lift(n_ab, table.item_weights[i], table.item_weights[j], table.total_weight)
     cos = np.einsum("nd,nd->n", model.vectors_[i], model.vectors_[j])
-    attributions = _integrated_gradients(model, i, j, ig_steps)
+    attribution = _integrated_gradients(model, i, j, ig_steps) if attributions else [{} for _ in i]
     out = []
     for k in range(len(i)):
         words = _word_occlusion(model, i[k], j[k], encoder, titles) if encoder is not None and titles else []
         out.append(PairExplanation(
             str(model.item_ids_[i[k]]), str(model.item_ids_[j[k]]), float(logits[k]),
             float(1 / (1 + np.exp(-logits[k]))), float(n_ab[k]), float(lift[k]) if n_ab[k] > 0 else None,
-            _q_value(model, int(i[k]), int(j[k]), float(n_ab[k])), float(cos[k]), attributions[k], words))
+            _q_value(model, int(i[k]), int(j[k]), float(n_ab[k])), float(cos[k]), attribution[k], words))
     return out
 
 

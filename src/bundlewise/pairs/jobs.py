@@ -107,23 +107,32 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, A
     """
     import json
 
-    from bundlewise.pairs.model import PairModel
-    from bundlewise.pairs.model_io import save_pair_model
+    from bundlewise.pairs.model import PairModel, check_order_times
+    from bundlewise.pairs.model_io import check_checkpoint_output, save_pair_model, warehouse_fingerprint
 
+    # refuse a folder we may not replace before minutes of training, not after
+    out_path = check_checkpoint_output(out_path, warehouse=wh.path)
     if encoder is None:
         from bundlewise.text import ProductEncoder
 
         encoder = ProductEncoder()
     baskets = load_baskets(wh, progress=progress)
+    check_order_times(baskets)  # before minutes of text encoding
+    fingerprint = warehouse_fingerprint(wh)
     catalog, encoder_id = with_embeddings(wh, load_catalog(wh), encoder, progress)
     model = PairModel(**(params or {})).fit(baskets, catalog, progress=progress)
     metrics = {"best_held_out_bce": model.best_loss_, "best_epoch": model.best_epoch_,
                "fit_seconds": model.fit_seconds_, "n_baskets": baskets.n_baskets, "n_products": len(catalog)}
-    path = save_pair_model(model, out_path, encoder_id=encoder_id, metrics=metrics)
-    (path / "metrics.json").write_text(json.dumps({**metrics, "history": model.history_}, indent=2), encoding="utf-8")
-    report = _training_report(model, path / "training.html")
-    _tensorboard(model, path / "tensorboard")
-    return TrainingRun(model, path, encoder_id, baskets.n_baskets, len(catalog), report)
+
+    def reports(folder: Path) -> None:  # written into the new folder, so they are swapped in with it
+        (folder / "metrics.json").write_text(json.dumps({**metrics, "history": model.history_}, indent=2),
+                                             encoding="utf-8")
+        _training_report(model, folder / "training.html")
+        _tensorboard(model, folder / "tensorboard")
+
+    path = save_pair_model(model, out_path, encoder_id=encoder_id, metrics=metrics, warehouse_fp=fingerprint,
+                           also=reports)
+    return TrainingRun(model, path, encoder_id, baskets.n_baskets, len(catalog), path / "training.html")
 
 
 def _training_report(model: Any, path: Path) -> Path:

@@ -194,6 +194,7 @@ class PairModel(CodeRecommender):
         self._check_params()
         if catalog is None:
             raise ConfigError("PairModel needs a catalogue with product texts (fit(baskets, catalog=...))")
+        check_order_times(baskets)
         with _torch_threads(self.n_threads):
             return self._fit(baskets, catalog, encoder, progress)
 
@@ -533,6 +534,22 @@ def _top_partners(stats: CoPurchaseStats, codes: np.ndarray, k: int) -> np.ndarr
     present = ids != None  # noqa: E711 - elementwise on an object array
     out[present] = np.searchsorted(stats.item_ids_.astype(str), ids[present].astype(str))
     return out
+
+
+def check_order_times(baskets: Baskets) -> None:
+    """The pair model learns time order (older baskets' evidence → the newest baskets' co-purchases, plus a
+    recent view with a 30-day half-life), so every basket needs its order time; baskets without any
+    timestamps (``timestamps=None``, e.g. from a basket file) are taken in file order."""
+    if baskets.timestamps is None:
+        return
+    missing = int(np.isnat(np.asarray(baskets.timestamps, dtype="datetime64[us]")).sum())
+    if missing:
+        raise ConfigError(
+            f"training needs the order time of every basket, and {missing:,} of the {baskets.n_baskets:,} baskets "
+            "have none: their orders were loaded without an ordered_at value. The pair model learns from time "
+            "order (older baskets predict the newest ones), so load the orders with their timestamp column into "
+            "a new warehouse (bundlewise --db NEW.duckdb ingest orders FILE, with --map ordered_at=COLUMN when the "
+            "column has another name); 'bundlewise mine' and 'bundlewise rules' work without timestamps")
 
 
 def _split_in_time(b: Baskets, label_share: float) -> tuple[Baskets, Baskets]:

@@ -105,15 +105,50 @@ def _curves(bench: BenchmarkResult) -> Any:
     return fig
 
 
+RESULT_FILES = ("results.md", "results.json", "report.html")
+
+
+def is_evaluation_dir(path: str | Path) -> bool:
+    """Whether ``path`` holds an earlier evaluation (a ``results.json`` written by :func:`write_report`)."""
+    try:
+        data = json.loads((Path(path) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"split", "results", "tuning"} <= set(data)
+
+
+def check_report_dir(out_dir: str | Path, *, warehouse: str | Path | None = None) -> Path:
+    """Refuse an evaluation folder where :func:`write_report` would replace files that are not its own.
+
+    Allowed: a new folder (its parent must exist), or a folder without ``results.md``,
+    ``results.json`` and ``report.html``, or one holding an earlier evaluation. Nothing is deleted.
+    """
+    from bundlewise.outputs import check_output_dir
+
+    def ours(p: Path) -> bool:
+        return is_evaluation_dir(p) or not any((p / name).exists() for name in RESULT_FILES)
+
+    return check_output_dir(out_dir, what="evaluation results", ours=ours, warehouse=warehouse,
+                            option="--output-dir")
+
+
 def write_report(bench: BenchmarkResult, out_dir: str | Path, *, title: str,
                  extra: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write ``results.md``, ``results.json`` and ``report.html`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``results.md``, ``results.json`` and ``report.html`` into ``out_dir``, each atomically.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` is refused by :func:`check_report_dir`.
+    """
+    from bundlewise.outputs import write_text
+
+    out = check_report_dir(out_dir)
+    out.mkdir(exist_ok=True)
     md = markdown_table(bench)
     paths = {"markdown": out / "results.md", "json": out / "results.json", "html": out / "report.html"}
-    paths["markdown"].write_text(f"# {title}\n\n{md}\n", encoding="utf-8")
-    paths["json"].write_text(json.dumps(to_json(bench, extra), indent=2), encoding="utf-8")
+    write_text(paths["markdown"], f"# {title}\n\n{md}\n")
+    write_text(paths["json"], json.dumps(to_json(bench, extra), indent=2))
     table = bench.table()
     page = HtmlReport(title, "Frequently-bought-together: for every product of a test basket, rank the catalogue "
                              "and score the basket's other products.")

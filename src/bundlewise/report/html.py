@@ -101,8 +101,15 @@ class HtmlReport:
                 f"<style>{_CSS}</style></head><body><h1>{html.escape(self.title)}</h1>{sub}"
                 f"<p class='meta'>bundlewise {__version__} · {stamp}</p>{''.join(self._parts)}</body></html>")
 
-    def write(self, path: str | Path) -> Path:
+    def write(self, path: str | Path, *, warehouse: str | Path | None = None) -> Path:
+        """Write the page to ``path`` (.html/.htm) atomically; never over a warehouse or a DuckDB file.
+
+        A missing parent folder is created (an HTML page is never a user's data), but ``path``
+        itself is checked by :func:`bundlewise.outputs.check_output`.
+        """
+        from bundlewise.outputs import HTML_SUFFIXES, check_output, write_text
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.render(), encoding="utf-8")
-        return path
+        check_output(path, allowed_suffixes=HTML_SUFFIXES, what="an HTML report", warehouse=warehouse)
+        return write_text(path, self.render())

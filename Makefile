@@ -34,6 +34,7 @@ demo: install
 		--output $(OUT)/rules.csv
 	$(BIN)/bundlewise --db $(DB) bundles --output $(OUT)/bundles.csv
 	$(BIN)/bundlewise --db $(DB) report --output $(OUT)/report.html
+	@echo "serve it: $(BIN)/bundlewise --db $(DB) serve --plan $(OUT)/bundles.csv   (console http://127.0.0.1:8000/, API /docs)"
 
 test: install
 	$(BIN)/python -m pytest

@@ -115,21 +115,22 @@ def test_bool_price_is_refused_with_column_and_type(wh: Warehouse, tmp_path: Pat
 
 
 # -- headers -------------------------------------------------------------------------------------
-def test_trailing_empty_header_is_ignored_and_a_value_under_it_refused(wh: Warehouse, tmp_path: Path) -> None:
-    ok = tmp_path / "excel.csv"
-    ok.write_text("product_id,title,\na,Apple,\nb,Bread,\n")
-    [r] = ingest_files(wh, [ok], PRODUCTS)
-    assert wh.counts()["products"] == 2 and any("(unnamed column 3)" in n for n in r.notes)
+def test_empty_header_names_are_ignored_when_empty_and_kept_when_not(wh: Warehouse, tmp_path: Path) -> None:
+    excel = tmp_path / "excel.csv"  # Excel's trailing delimiter: nothing to keep
+    excel.write_text("product_id,title,\na,Apple,\nb,Bread,\n")
+    [r] = ingest_files(wh, [excel], PRODUCTS)
+    assert wh.counts()["products"] == 2 and any("(unnamed column 3): no name in the header" in n for n in r.notes)
     assert _q(wh, "SELECT attributes FROM products WHERE product_id = 'a'") == [(None,)]
-    bad = tmp_path / "excel2.csv"
-    bad.write_text("product_id,title,,\nc,Cheese,,\nd,Dates,12,\n")
-    with pytest.raises(DataValidationError) as exc:
-        ingest_files(wh, [bad], PRODUCTS)
-    [p] = exc.value.problems
-    assert (p.row_number, p.value) == (3, "12") and "(unnamed column 3)" in p.column
-    assert "no name in the header" in p.reason
-    [r] = ingest_files(wh, [bad], PRODUCTS.replace(on_error="skip"))
-    assert (r.rows_accepted, r.rows_rejected) == (1, 1)
+    pandas = tmp_path / "pandas.csv"  # a pandas index (and a stray value under a trailing delimiter)
+    pandas.write_text(",product_id,title,\n0,c,Cheese,\n1,d,Dates,12\n")
+    ingest_files(wh, [pandas], PRODUCTS)
+    rows = _q(wh, "SELECT product_id, attributes FROM products WHERE product_id IN ('c', 'd') ORDER BY 1")
+    assert [(pid, json.loads(a)) for pid, a in rows] == [
+        ("c", {"(unnamed column 1)": "0"}), ("d", {"(unnamed column 1)": "1", "(unnamed column 4)": "12"})]
+    orders = tmp_path / "o.csv"
+    orders.write_text(",order_id,product_id\n0,1,a\n1,1,b\n")
+    [r] = ingest_files(wh, [orders], ORDERS)
+    assert r.rows_accepted == 2 and any("ignored (orders keep only mapped columns)" in n for n in r.notes)
 
 
 @pytest.mark.parametrize("names", [["_rec", "_bad"], ["_bw_norm", "c1", "c2"], ["_rec_x", "is_cancel"]])

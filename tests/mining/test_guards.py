@@ -12,8 +12,15 @@ import pytest
 
 from bundlewise.config import MiningConfig, RulesConfig
 from bundlewise.errors import BundlewiseError, ConfigError, ResourceLimitError
-from bundlewise.mining import AssociationRules, Baskets, CoPurchaseStats, frequent_itemsets, rules_from_itemsets
-from bundlewise.mining import _native, guards
+from bundlewise.mining import (
+    AssociationRules,
+    Baskets,
+    CoPurchaseStats,
+    _native,
+    frequent_itemsets,
+    guards,
+    rules_from_itemsets,
+)
 from bundlewise.mining.itemsets import min_count_for
 
 

@@ -284,9 +284,10 @@ def _pairs(name: str, value: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ConfigError(f"{name} is {value!r}; it must be a list of [a, b] pairs, e.g. [[\"p1\", \"p2\"]]")
     out = []
-    for item in value:
+    for number, item in enumerate(value, start=1):
         if isinstance(item, str) or not isinstance(item, list | tuple) or len(item) != 2:
-            raise ConfigError(f"{name} entry {item!r} is not a pair; write [\"a\", \"b\"]")
+            raise ConfigError(f"{name} entry {item!r} is not a pair (entry {number} of {len(value)}); write "
+                              "[\"a\", \"b\"]")
         out.append((str(item[0]), str(item[1])))
     return tuple(out)
 

@@ -29,7 +29,9 @@ EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="Text encodi
                                                                     "honoured), e.g. latin-1, cp1252, gbk.")]
 DelimOpt = Annotated[str | None, typer.Option("--delimiter", help="Field separator (default from the extension).")]
 FormatOpt = Annotated[str, typer.Option("--format", help="auto | csv | tsv | parquet | jsonl | baskets.")]
-TsOpt = Annotated[str | None, typer.Option("--timestamp-format", help="strptime format, e.g. '%m/%d/%Y %H:%M'.")]
+TsOpt = Annotated[str | None, typer.Option("--timestamp-format", help="strptime format, e.g. '%m/%d/%Y %H:%M', "
+                                                                     "or Unix epoch numbers: epoch (unit by size), "
+                                                                     "epoch_s, epoch_ms, epoch_us, epoch_ns.")]
 MaxOpt = Annotated[int, typer.Option("--max-problems", help="How many rejected rows to list.")]
 
 

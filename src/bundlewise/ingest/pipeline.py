@@ -228,8 +228,11 @@ def _notes(result: IngestResult, reader: TableReader) -> list[str]:
         notes.append(f"{n:,} event{'s' if n != 1 else ''} had no event_id; generated from a hash of the row "
                      "(the same row sent again is a duplicate)")
     if reader.unnamed:
-        notes.append(f"{', '.join(reader.unnamed)}: no name in the header (a trailing delimiter?), ignored; a row "
-                     "holding a value there is rejected")
+        kept = ("ignored (orders keep only mapped columns)" if result.kind == "orders" else
+                f"a value in it is kept in {'properties' if result.kind == 'events' else 'attributes'} under "
+                "that label")
+        notes.append(f"{', '.join(reader.unnamed)}: no name in the header (a trailing delimiter, or a pandas "
+                     f"index?); {kept}")
     for note in notes:
         log.info("%s: %s", reader.info.name, note)
     return notes

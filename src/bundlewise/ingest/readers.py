@@ -163,8 +163,8 @@ class TableReader:
         self.structural: list[StructuralProblem] = []
         self.n_records = 0
         self.failure: Exception | None = None
-        # Columns with an empty header name, labelled "(unnamed column N)": never mapped, and a value
-        # in one is refused row by row (see Binder.type_checks); an all-empty one is ignored.
+        # Columns with an empty header name, labelled "(unnamed column N)": never mapped; a value in one
+        # is kept like any unmapped column, an empty one adds nothing (see Binder.attributes_json).
         self.unnamed: list[str] = []
         # Columns whose file type cannot feed a canonical field (nested: list, struct, map): staged as
         # JSON text; binding one is refused with its type (see Binder.refuse_incompatible).

@@ -387,26 +387,19 @@ class Binder:
         return checks + self.column_checks()
 
     def column_checks(self) -> list[Check]:
-        """Values that would be lost: bytes that are not UTF-8 text, and values under an unnamed column.
+        """Values that would be lost: bytes that are not UTF-8 text.
 
         One check per column; beyond :data:`_GROUP_CHECKS` such columns, one check over all of them
         (the check bitmask has 62 bits), naming them all.
         """
         used = {c for cols in self.bound.values() for c in cols}
         if self.resolved.cfg.kind != "orders":  # products and events keep unmapped columns as attributes
-            used |= set(self.extra_columns())
+            used |= set(self.extra_columns()) | set(self.unnamed)
         blobs = [c for c in self.types if self._is_blob(c) and c in used]
         bad = {c: f"({self.q(c)} IS NOT NULL AND TRY(decode({self.q(c)})) IS NULL)" for c in blobs}
         shown = {c: f"CAST({self.q(c)} AS VARCHAR)" for c in blobs}
-        checks = _grouped(blobs, bad, shown, "the bytes are not UTF-8 text; bundlewise reads a binary column as "
-                                             "UTF-8 text (re-export it as text, or drop the column)")
-        present = {c: f"{self.col_text(c)} IS NOT NULL" for c in self.unnamed}
-        shown = {c: self.col_text(c) for c in self.unnamed}
-        checks += _grouped(self.unnamed, present, shown,
-                           "this column has no name in the header but the row holds a value in it; name the column "
-                           "in the header (or remove the value). An unnamed column that is empty in every row is "
-                           "ignored")
-        return checks
+        return _grouped(blobs, bad, shown, "the bytes are not UTF-8 text; bundlewise reads a binary column as "
+                                           "UTF-8 text (re-export it as text, or drop the column)")
 
     def _shown(self, column: str) -> str:
         """The source value as text, for messages."""
@@ -417,16 +410,24 @@ class Binder:
         return f"TRY(decode({self.q(column)}))" if self._is_blob(column) else self.q(column)
 
     def extra_columns(self) -> list[str]:
-        """Source columns no field uses (kept as attributes/properties); unnamed ones are never kept."""
+        """Named source columns no field uses (kept as attributes/properties; unnamed: see attributes_json)."""
         used = {c for cols in self.bound.values() for c in cols}
         return [c for c in self.types if c not in used and c not in self.unnamed]
 
     def attributes_json(self) -> str:
-        """Unmapped source columns packed as a JSON object (NULL when there are none)."""
+        """Unmapped source columns packed as a JSON object (NULL when there are none).
+
+        A column without a header name (a pandas index, Excel's trailing delimiter) is kept under its
+        label, ``(unnamed column N)``, only in rows where it holds a value, so a trailing delimiter adds
+        nothing while a value under it is never lost.
+        """
         extra = self.extra_columns()
-        if not extra:
-            return "CAST(NULL AS JSON)"
-        return "json_object(" + ", ".join(f"{lit(c)}, {self._json_value(c)}" for c in extra) + ")"
+        named = "json_object(" + ", ".join(f"{lit(c)}, {self._json_value(c)}" for c in extra) + ")"
+        if not self.unnamed:
+            return named if extra else "CAST(NULL AS JSON)"
+        # json_merge_patch drops the patch's null members: empty unnamed cells add no key
+        patch = "json_object(" + ", ".join(f"{lit(c)}, {self.col_text(c)}" for c in self.unnamed) + ")"
+        return f"CAST(nullif(CAST(json_merge_patch({named}, {patch}) AS VARCHAR), '{{}}') AS JSON)"
 
     def raw_json(self, prefix: str = "") -> str:
         """The whole source row as JSON, for quarantine (``prefix`` qualifies the stage table)."""

@@ -168,8 +168,9 @@ def api_router(service: Any) -> APIRouter:
         art = service.current()
         for i, e in enumerate(items):
             if e.product_id is not None and e.product_id not in art.products:
-                where = ("body", "events", i, "product_id") if isinstance(body, EventBatchIn) else ("body", "product_id")
-                raise _problem(where, f"unknown product {e.product_id!r}: not in the warehouse's products")
+                where: tuple[str | int, ...] = ("body", "events", i) if isinstance(body, EventBatchIn) else ("body",)
+                raise _problem((*where, "product_id"),
+                               f"unknown product {e.product_id!r}: not in the warehouse's products")
         if service.writer is None:
             raise HTTPException(503, "this server is read-only (--no-events): send events to the server that "
                                      "holds the warehouse for writing")

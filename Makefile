@@ -37,6 +37,8 @@ demo: install
 	@echo "serve it: $(BIN)/bundlewise --db $(DB) serve --plan $(OUT)/bundles.csv   (console http://127.0.0.1:8000/, API /docs)"
 
 test: install
+	# Debian's Chromium for the dashboard's browser test (no browser download; skipped where apt is unreachable)
+	bash scripts/install_browser.sh || echo 'warning: could not install chromium; the browser test will skip'
 	$(BIN)/python -m pytest
 
 bench: $(BENCH_STAMP)

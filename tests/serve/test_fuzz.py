@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from bundlewise.serve import ServeSettings, create_app
 from tests.serve.conftest import API_KEY, Shop
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+NUMBER = st.floats(allow_nan=False, allow_infinity=False)  # what a JSON client can send
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | NUMBER | st.text(max_size=20),
                     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10),
                                                                                       children, max_size=4),
                     max_leaves=12)

@@ -24,11 +24,11 @@ BASELINES = ["random", "popularity", "cooccurrence", "item2vec", "als", "text"]
 
 def run(name: str) -> str:
     from bundlewise.config import EvalConfig
+    from bundlewise.evaluation.jobs import run_evaluation
+    from bundlewise.evaluation.tuning import Family
     from bundlewise.ingest import Warehouse
     from bundlewise.ingest.datasets import find_local_copy, get_dataset, load_dataset
-    from bundlewise.pairs.benchmark import Family
-    from bundlewise.pairs.jobs import run_evaluation
-    from bundlewise.pairs.model import PairModel
+    from bundlewise.pairmodel.model import PairModel
 
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / f"{name}.duckdb"

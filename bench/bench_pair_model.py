@@ -19,9 +19,9 @@ DB = ROOT / "bench" / "results" / "pair_model.duckdb"
 def _prepare() -> None:
     from bundlewise.ingest import Warehouse, load_catalog
     from bundlewise.ingest.datasets import load_dataset
-    from bundlewise.pairs.jobs import with_embeddings
     from bundlewise.progress import NULL_PROGRESS
     from bundlewise.text import ProductEncoder
+    from bundlewise.text.jobs import with_embeddings
 
     if DB.exists():
         return
@@ -34,9 +34,9 @@ def _prepare() -> None:
 def _inputs():  # type: ignore[no-untyped-def]
     from bundlewise.ingest import Warehouse, load_catalog
     from bundlewise.mining import load_baskets
-    from bundlewise.pairs.jobs import with_embeddings
     from bundlewise.progress import NULL_PROGRESS
     from bundlewise.text import ProductEncoder
+    from bundlewise.text.jobs import with_embeddings
 
     with Warehouse(DB) as wh:
         baskets = load_baskets(wh)
@@ -45,7 +45,7 @@ def _inputs():  # type: ignore[no-untyped-def]
 
 
 def train(clock, threads: str = "1") -> dict:  # type: ignore[no-untyped-def]
-    from bundlewise.pairs.model import PairModel
+    from bundlewise.pairmodel.model import PairModel
 
     baskets, catalog = _inputs()
     clock.start()
@@ -57,8 +57,8 @@ def train(clock, threads: str = "1") -> dict:  # type: ignore[no-untyped-def]
 
 
 def score(clock, model: str = "pair") -> dict:  # type: ignore[no-untyped-def]
-    from bundlewise.pairs import CoOccurrence
-    from bundlewise.pairs.model import PairModel
+    from bundlewise.evaluation import CoOccurrence
+    from bundlewise.pairmodel.model import PairModel
 
     baskets, catalog = _inputs()
     m = (PairModel(epochs=1, max_positives=20_000) if model == "pair" else CoOccurrence(half_life_days=90.0))
@@ -96,7 +96,7 @@ if __name__ == "__main__":
     import sys
 
     if "--contender" in sys.argv:
-        child_main(CONTENDERS, preload=("numpy", "pandas", "pyarrow", "duckdb", "torch", "bundlewise.pairs",
+        child_main(CONTENDERS, preload=("numpy", "pandas", "pyarrow", "duckdb", "torch", "bundlewise.evaluation",
                                         "bundlewise.text"))
     else:
         main()

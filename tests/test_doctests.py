@@ -23,7 +23,7 @@ def test_docstring_examples(name: str) -> None:
 
 def test_examples_exist_where_users_start() -> None:
     counts = {name: doctest.testmod(importlib.import_module(name)).attempted for name in (
-        "bundlewise.ingest.pipeline", "bundlewise.ingest.warehouse", "bundlewise.mining.pairs",
-        "bundlewise.mining.rules", "bundlewise.mining.itemsets", "bundlewise.mining.baskets",
+        "bundlewise.ingest.jobs", "bundlewise.ingest.warehouse", "bundlewise.mining.copurchase",
+        "bundlewise.mining.association", "bundlewise.mining.itemsets", "bundlewise.mining.baskets",
         "bundlewise.mining.metrics")}
     assert all(n > 0 for n in counts.values()), counts

@@ -8,13 +8,12 @@ import pytest
 
 from bundlewise.bundles.elasticity import (
     estimate_elasticities,
-    load_dominicks_cheese,
-    load_dominicks_oj,
     price_panel_from_warehouse,
 )
 from bundlewise.config import IngestConfig
 from bundlewise.errors import ConfigError, DataValidationError
 from bundlewise.ingest import ingest_file
+from bundlewise.ingest.dominicks import load_dominicks_cheese, load_dominicks_oj
 from tests.conftest import shared_path
 
 

@@ -43,11 +43,11 @@ def test_rejections_are_counted_per_rule() -> None:
 def test_rule_ids_that_match_no_product_are_named(caplog: pytest.LogCaptureFixture) -> None:
     rules = BundleRules(exclude_products=("a", "zz-typo"), never_together=(("b", "qq"),))
     assert rules.unknown_products(CATALOG) == {"never_together": ["qq"], "exclude_products": ["zz-typo"]}
-    with caplog.at_level(logging.WARNING, logger="bundlewise.bundles.rules"):
+    with caplog.at_level(logging.WARNING, logger="bundlewise.bundles.business_rules"):
         rules.apply(CANDS, CATALOG)
     assert "match no product" in caplog.text and "zz-typo" in caplog.text and "qq" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="bundlewise.bundles.rules"):
+    with caplog.at_level(logging.WARNING, logger="bundlewise.bundles.business_rules"):
         BundleRules(exclude_products=("a",)).apply(CANDS, CATALOG)
     assert "match no product" not in caplog.text
 

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from bundlewise.errors import NotFittedError, UnknownProductError
+from bundlewise.evaluation import ALSItemSimilarity, CoOccurrence, Item2Vec, Popularity, RandomRanker, TextCosine
 from bundlewise.mining import AssociationRules, Baskets, CoPurchaseStats
-from bundlewise.pairs import ALSItemSimilarity, CoOccurrence, Item2Vec, Popularity, RandomRanker, TextCosine
-from bundlewise.pairs.model import PairModel
+from bundlewise.pairmodel.model import PairModel
 
 EVEN = [f"e{i}" for i in range(8)]
 ODD = [f"o{i}" for i in range(8)]

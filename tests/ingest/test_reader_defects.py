@@ -243,7 +243,7 @@ def test_jsonl_streams_in_blocks_with_late_keys_and_exact_lines(wh: Warehouse, t
 
 # -- cleanup never hides the error ---------------------------------------------------------------
 def test_a_failing_unregister_never_masks_the_real_error() -> None:
-    from bundlewise.ingest.pipeline import _registered
+    from bundlewise.ingest.jobs import _registered
 
     class Con:
         def register(self, name: str, table: object) -> None:

@@ -9,18 +9,16 @@ The data flow (:func:`plan_bundles` runs all of it)::
 The market simulator that checks the demand model lives in :mod:`bundlewise.bundles.simulate`.
 """
 
+from bundlewise.bundles.business_rules import BundleRules
 from bundlewise.bundles.candidates import generate_candidates
 from bundlewise.bundles.demand import BundleDemandModel
 from bundlewise.bundles.elasticity import (
     estimate_elasticities,
-    load_dominicks_cheese,
-    load_dominicks_oj,
     price_panel_from_warehouse,
 )
-from bundlewise.bundles.pipeline import BundlePlan, BundlePlanConfig, bundle_table, plan_bundles
+from bundlewise.bundles.jobs import BundlePlan, BundlePlanConfig, bundle_table, plan_bundles
 from bundlewise.bundles.portfolio import PortfolioConstraints, PortfolioResult, select_portfolio
 from bundlewise.bundles.pricing import PricingConstraints, price_bundles
-from bundlewise.bundles.rules import BundleRules
 
 __all__ = [
     "BundleDemandModel",
@@ -33,8 +31,6 @@ __all__ = [
     "bundle_table",
     "estimate_elasticities",
     "generate_candidates",
-    "load_dominicks_cheese",
-    "load_dominicks_oj",
     "plan_bundles",
     "price_bundles",
     "price_panel_from_warehouse",

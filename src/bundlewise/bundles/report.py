@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from bundlewise.bundles.pipeline import BundlePlan
+from bundlewise.bundles.jobs import BundlePlan
 from bundlewise.report import HtmlReport
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def portfolio_frame(selected: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_report(plan: BundlePlan, *, top: int = 6, title: str = "Bundle plan") -> HtmlReport:
-    """The HTML report of a :class:`~bundlewise.bundles.pipeline.BundlePlan`.
+    """The HTML report of a :class:`~bundlewise.bundles.jobs.BundlePlan`.
 
     Parameters
     ----------

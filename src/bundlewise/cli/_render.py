@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bundlewise.cli._console import err, out
-from bundlewise.ingest.pipeline import IngestResult
+from bundlewise.ingest.jobs import IngestResult
 from bundlewise.ingest.stats import WarehouseStats
 from bundlewise.outputs import clean_terminal
 

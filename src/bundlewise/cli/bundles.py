@@ -56,12 +56,12 @@ def _plan(cfg: Any, pair_model: Path | None = None, allow_other_data: bool = Fal
 
     scorer = None
     if pair_model is not None:
-        from bundlewise.pairs.model_io import load_pair_model
+        from bundlewise.pairmodel.io import load_pair_model
 
         scorer = load_pair_model(pair_model)
     with open_warehouse("read") as wh, progress() as bars:  # plans are not stored
         if scorer is not None:
-            from bundlewise.pairs.model_io import check_model_data
+            from bundlewise.pairmodel.io import check_model_data
 
             check_model_data(scorer, wh, allow_other_data=allow_other_data)
         return plan_bundles(wh, cfg, model_scorer=scorer, progress=bars)

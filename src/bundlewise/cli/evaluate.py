@@ -12,8 +12,8 @@ from rich.table import Table
 from bundlewise.cli._console import STATE, open_warehouse, out, progress
 from bundlewise.config import EvalConfig
 from bundlewise.errors import ConfigError
+from bundlewise.evaluation.tuning import FAMILIES
 from bundlewise.ingest.datasets import find_local_copy, get_dataset, load_dataset
-from bundlewise.pairs.benchmark import FAMILIES
 
 DEFAULT_MODELS = ",".join(FAMILIES)
 
@@ -70,8 +70,8 @@ def evaluate_cmd(
 ) -> None:
     """Tune every model on validation, score it on test: Recall@10/20, NDCG@10, MRR, coverage, popularity bias,
     for warm and cold-start products, with 95 % bootstrap intervals."""
-    from bundlewise.pairs.jobs import run_evaluation
-    from bundlewise.pairs.report import check_report_dir
+    from bundlewise.evaluation.jobs import run_evaluation
+    from bundlewise.evaluation.report import check_report_dir
 
     check_report_dir(output_dir, warehouse=None if dataset else STATE.db)  # before minutes of tuning
     names = [m.strip() for m in models.split(",") if m.strip()]
@@ -85,7 +85,7 @@ def evaluate_cmd(
 
         enc = ProductEncoder(model=encoder)
     if pair_model is not None:
-        from bundlewise.pairs.model_io import pair_model_family
+        from bundlewise.evaluation.tuning import pair_model_family
 
         extra = {"pair": pair_model_family(pair_model)}
     title = f"bundlewise evaluation: {dataset or db.name}"

@@ -32,13 +32,13 @@ def train_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Train the pair model S_ij on every basket of the warehouse and save a checkpoint."""
-    from bundlewise.pairs.jobs import train_pair_model
+    from bundlewise.pairmodel.jobs import train_pair_model
     from bundlewise.text import ProductEncoder
 
     params = {"epochs": epochs, "hidden": hidden, "volume_weight": volume_weight, "max_positives": max_positives,
               "half_life_days": half_life_days, "random_state": seed}
     from bundlewise.cli._console import STATE
-    from bundlewise.pairs.model_io import check_checkpoint_output
+    from bundlewise.pairmodel.io import check_checkpoint_output
 
     check_checkpoint_output(output, warehouse=STATE.db)  # before the warehouse is opened and minutes of training
     with open_warehouse("write") as wh, progress() as bars:  # embeddings cache
@@ -61,8 +61,8 @@ def complements_cmd(
 ) -> None:
     """Best partners of a product (or of a product described only by --text), with their evidence."""
     from bundlewise.mining.stored import StoredPairs
-    from bundlewise.pairs import complements as cmp
-    from bundlewise.pairs.model_io import check_model_data, load_pair_model, warehouse_fingerprint
+    from bundlewise.pairmodel import complements as cmp
+    from bundlewise.pairmodel.io import check_model_data, load_pair_model, warehouse_fingerprint
     from bundlewise.text import ProductEncoder
 
     if (product_id is None) == (text is None):

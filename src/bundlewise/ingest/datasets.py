@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bundlewise.config import IngestConfig
 from bundlewise.errors import ConfigError, SourceFileError, allowed
-from bundlewise.ingest.pipeline import IngestResult, ingest_file
+from bundlewise.ingest.jobs import IngestResult, ingest_file
 from bundlewise.ingest.sqlexpr import lit
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.progress import NULL_PROGRESS, Progress

@@ -11,10 +11,10 @@ import pandas as pd
 
 from bundlewise.config import MiningConfig, RulesConfig
 from bundlewise.ingest.warehouse import Warehouse
+from bundlewise.mining.association import AssociationRules
 from bundlewise.mining.baskets import Baskets
+from bundlewise.mining.copurchase import CoPurchaseStats
 from bundlewise.mining.itemsets import frequent_itemsets
-from bundlewise.mining.pairs import CoPurchaseStats
-from bundlewise.mining.rules import AssociationRules
 from bundlewise.mining.source import BasketQuery, load_baskets
 from bundlewise.mining.store import RULE_FILE_SUFFIXES, save_pairs, save_rules, write_rules_file
 from bundlewise.outputs import check_output

@@ -2,7 +2,7 @@
 
 What the service and ``bundlewise complements`` answer from when no pair model is trained: the
 exact numbers ``mine`` wrote to ``pair_stats`` (counts, lift, shrunk lift, confidences, q-values),
-ranked like :meth:`CoPurchaseStats.recommend <bundlewise.mining.pairs.CoPurchaseStats.recommend>`
+ranked like :meth:`CoPurchaseStats.recommend <bundlewise.mining.copurchase.CoPurchaseStats.recommend>`
 (score descending, then partner id ascending), without refitting anything.
 
 Examples

@@ -168,7 +168,7 @@ def _num(x: Any) -> float | None:
 def _model(settings: ServeSettings) -> tuple[Any, dict[str, Any] | None]:
     if settings.model is None:
         return None, None
-    from bundlewise.pairs.model_io import load_pair_model, read_meta
+    from bundlewise.pairmodel.io import load_pair_model, read_meta
 
     meta = read_meta(settings.model)  # a clear ConfigError when the folder is no checkpoint
     model = load_pair_model(settings.model)

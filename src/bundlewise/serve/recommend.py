@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bundlewise.errors import BundlewiseError, UnknownProductError
-from bundlewise.pairs import complements as cmp
+from bundlewise.pairmodel import complements as cmp
 from bundlewise.serve.artefacts import Artefacts, Bundle
 
 # the pricing stage's assumption for products without a catalogue cost (PricingConstraints' default)

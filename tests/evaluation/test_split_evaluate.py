@@ -7,10 +7,18 @@ import pytest
 
 from bundlewise.config import EvalConfig
 from bundlewise.errors import ConfigError
+from bundlewise.evaluation import (
+    CoOccurrence,
+    Popularity,
+    RandomRanker,
+    evaluate,
+    families,
+    temporal_split,
+    tune_and_test,
+)
+from bundlewise.evaluation.evaluate import score_lists
+from bundlewise.evaluation.split import concat_baskets, drop_items
 from bundlewise.mining import Baskets
-from bundlewise.pairs import CoOccurrence, Popularity, RandomRanker, evaluate, families, temporal_split, tune_and_test
-from bundlewise.pairs.evaluate import score_lists
-from bundlewise.pairs.split import concat_baskets, drop_items
 
 CFG = EvalConfig(test_days=20, valid_days=20, cold_fraction=0.15, n_bootstrap=200)
 

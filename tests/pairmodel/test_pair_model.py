@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 from bundlewise.cli.app import app
 from bundlewise.config import EvalConfig
 from bundlewise.errors import ConfigError
+from bundlewise.evaluation import CoOccurrence, RandomRanker, evaluate, temporal_split
 from bundlewise.mining import Baskets
-from bundlewise.pairs import CoOccurrence, RandomRanker, evaluate, temporal_split
-from bundlewise.pairs.explain import GROUPS, explain_pairs
-from bundlewise.pairs.features import PAIR_FEATURES
-from bundlewise.pairs.jobs import with_embeddings
-from bundlewise.pairs.model import PairModel
-from bundlewise.pairs.model_io import load_pair_model, save_pair_model
-from tests.pairs.conftest import THEMES
+from bundlewise.pairmodel.explain import GROUPS, explain_pairs
+from bundlewise.pairmodel.features import PAIR_FEATURES
+from bundlewise.pairmodel.io import load_pair_model, save_pair_model
+from bundlewise.pairmodel.model import PairModel
+from bundlewise.text.jobs import with_embeddings
+from tests.shop import THEMES
 
 pytestmark = pytest.mark.slow
 SMALL = {"epochs": 4, "hidden": 32, "max_positives": 6000, "n_candidates": 30}

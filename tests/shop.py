@@ -6,12 +6,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pytest
-
-from bundlewise.config import IngestConfig
-from bundlewise.ingest import Warehouse, ingest_files, load_catalog
-from bundlewise.mining import Baskets
 
 THEMES = {
     "tea": ["green tea", "black tea", "tea pot", "tea cups", "honey jar", "tea strainer"],
@@ -45,18 +39,3 @@ def write_shop(path: Path, seed: int = 0) -> Path:
         w.writerow(["order_id", "product_id", "title", "quantity", "ordered_at", "unit_price"])
         w.writerows(shop_rows(seed))
     return path
-
-
-@pytest.fixture
-def shop_wh(tmp_path: Path) -> Warehouse:
-    path = write_shop(tmp_path / "shop.csv")
-    with Warehouse(tmp_path / "shop.duckdb") as wh:
-        ingest_files(wh, [path], IngestConfig(kind="orders"))
-        yield wh
-
-
-@pytest.fixture
-def shop(shop_wh: Warehouse) -> tuple[Baskets, pd.DataFrame]:
-    from bundlewise.mining import load_baskets
-
-    return load_baskets(shop_wh), load_catalog(shop_wh)

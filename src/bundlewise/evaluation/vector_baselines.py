@@ -24,7 +24,7 @@ import pandas as pd
 
 from bundlewise.errors import ConfigError
 from bundlewise.mining.baskets import Baskets
-from bundlewise.pairs.base import CodeRecommender, catalog_ids, top_k_rows
+from bundlewise.recommend import CodeRecommender, catalog_ids, top_k_rows
 
 log = logging.getLogger(__name__)
 

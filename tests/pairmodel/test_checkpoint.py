@@ -19,7 +19,7 @@ from bundlewise.config import IngestConfig
 from bundlewise.errors import CheckpointError, OutputError
 from bundlewise.ingest import Warehouse, ingest_files, load_catalog
 from bundlewise.mining import load_baskets
-from bundlewise.pairs.model_io import (
+from bundlewise.pairmodel.io import (
     CHECKPOINT_FILES,
     check_model_data,
     is_checkpoint,
@@ -28,7 +28,7 @@ from bundlewise.pairs.model_io import (
     save_pair_model,
     warehouse_fingerprint,
 )
-from tests.pairs.conftest import write_shop
+from tests.shop import write_shop
 
 runner = CliRunner()
 
@@ -36,7 +36,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     """(warehouse path, fitted tiny model, warehouse fingerprint)."""
-    from bundlewise.pairs.model import PairModel
+    from bundlewise.pairmodel.model import PairModel
 
     folder = tmp_path_factory.mktemp("ckpt")
     db = folder / "shop.duckdb"
@@ -57,7 +57,7 @@ def ckpt(trained, tmp_path: Path) -> Path:
 
 def test_sidecar_records_format_version_features_and_fingerprints(ckpt: Path, trained) -> None:
     from bundlewise import __version__
-    from bundlewise.pairs.features import PAIR_FEATURES
+    from bundlewise.pairmodel.features import PAIR_FEATURES
 
     meta = json.loads((ckpt / "model.json").read_text())
     assert meta["format"] == 1 and meta["bundlewise_version"] == __version__
@@ -121,7 +121,7 @@ def test_damage_is_found_without_the_checksums_too(ckpt: Path) -> None:
 
 
 def test_arrays_of_another_model_are_refused(ckpt: Path, trained, tmp_path: Path) -> None:
-    from bundlewise.pairs.model import PairModel
+    from bundlewise.pairmodel.model import PairModel
 
     _, model, fp = trained
     other = PairModel(epochs=1, hidden=8, max_positives=200, n_candidates=5)

@@ -62,7 +62,7 @@ def model_complements(model: Any, product_id: str, k: int, *, exclude: Collectio
     ``explain`` adds the integrated-gradients attribution and (given ``encoder`` and
     ``titles``) the key words; without it the numbers are the same, only cheaper.
     """
-    from bundlewise.pairs.explain import explain_pairs
+    from bundlewise.pairmodel.explain import explain_pairs
 
     titles = titles or {}
     drop = set(exclude) | {str(product_id)}

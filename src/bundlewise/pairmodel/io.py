@@ -1,4 +1,4 @@
-"""Save and load a fitted :class:`~bundlewise.pairs.model.PairModel` without pickle.
+"""Save and load a fitted :class:`~bundlewise.pairmodel.model.PairModel` without pickle.
 
 A checkpoint is a folder: ``model.safetensors`` (network weights), ``arrays.npz`` (product ids,
 vectors, prices, categories, sales and pair counts; ``allow_pickle=False``) and ``model.json``
@@ -28,8 +28,7 @@ import numpy as np
 from bundlewise._version import __version__
 from bundlewise.errors import CheckpointError
 from bundlewise.outputs import check_output_dir, replace_folder
-from bundlewise.pairs.benchmark import Family
-from bundlewise.pairs.features import PAIR_FEATURES, PairTable
+from bundlewise.pairmodel.features import PAIR_FEATURES, PairTable
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +259,9 @@ def load_pair_model(path: str | Path, *, warehouse: Any = None, allow_other_data
     import torch
     from safetensors.torch import load_file
 
-    from bundlewise.mining.pairs import CoPurchaseStats
-    from bundlewise.pairs.model import PairModel
-    from bundlewise.pairs.network import PairNet
+    from bundlewise.mining.copurchase import CoPurchaseStats
+    from bundlewise.pairmodel.model import PairModel
+    from bundlewise.pairmodel.network import PairNet
 
     path = Path(path)
     meta = read_meta(path)
@@ -344,14 +343,3 @@ def check_model_data(model: Any, wh: Any, *, allow_other_data: bool = False) -> 
         return
     raise CheckpointError(f"checkpoint {path} {why}; {_retrain(Path(str(path)))}, or pass --allow-other-data to use "
                           "it with this warehouse anyway")
-
-
-def pair_model_family(path: str | Path) -> Family:
-    """The evaluation family of a trained checkpoint: same parameters, refitted inside the split
-    (a model trained on all data would have seen the test block, so only its parameters are used
-    and its training data need not be the evaluated warehouse's)."""
-    from bundlewise.pairs.model import PairModel
-
-    params = read_meta(path)["params"]
-    grid = {"volume_weight": tuple(dict.fromkeys((0.0, params["volume_weight"])))}
-    return Family("pair", lambda **kw: PairModel(**{**params, **kw}), grid)

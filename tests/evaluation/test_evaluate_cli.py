@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from bundlewise.cli.app import app
 from bundlewise.config import IngestConfig
 from bundlewise.ingest import Warehouse, ingest_files
-from tests.pairs.conftest import write_shop
+from tests.shop import write_shop
 
 runner = CliRunner()
 

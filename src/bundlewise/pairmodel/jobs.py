@@ -1,4 +1,4 @@
-"""The evaluation job behind ``bundlewise evaluate``: warehouse → split → tune → test → report."""
+"""The training job behind ``bundlewise train``: warehouse → baskets + embedded catalogue → PairModel → checkpoint."""
 
 from __future__ import annotations
 
@@ -9,81 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from bundlewise.config import EvalConfig
-from bundlewise.errors import ConfigError, allowed
 from bundlewise.ingest.catalog import load_catalog
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.mining.source import load_baskets
-from bundlewise.pairs.benchmark import BenchmarkResult, Family, families, tune_and_test
-from bundlewise.pairs.report import write_report
-from bundlewise.pairs.split import temporal_split
 from bundlewise.progress import NULL_PROGRESS, Progress
+from bundlewise.text.jobs import with_embeddings
 
 log = logging.getLogger(__name__)
-
-TEXT_MODELS = ("text",)
-
-
-@dataclass
-class EvaluationRun:
-    bench: BenchmarkResult
-    paths: dict[str, Path]
-    embedding_model: str | None
-
-
-def with_embeddings(wh: Warehouse, catalog: pd.DataFrame, encoder: Any, progress: Progress) -> tuple[pd.DataFrame,
-                                                                                                    str]:
-    """The catalogue with an ``embedding`` column from the warehouse's embedding cache."""
-    from bundlewise.text import embed_catalog
-
-    res = embed_catalog(wh, encoder, catalog=catalog, progress=progress)
-    lookup = dict(zip(res.product_ids, res.vectors, strict=True))
-    out = catalog.copy()
-    out["embedding"] = [lookup[p] for p in out["product_id"]]
-    return out, res.model_id
-
-
-def run_evaluation(wh: Warehouse, config: EvalConfig, models: list[str], out_dir: str | Path, *,
-                   title: str = "bundlewise evaluation", max_configs: int = 8, encoder: Any = None,
-                   extra_models: dict[str, Family] | None = None, progress: Progress = NULL_PROGRESS
-                   ) -> EvaluationRun:
-    """Evaluate the named baselines (and ``extra_models``) on the warehouse's baskets.
-
-    Parameters
-    ----------
-    wh : Warehouse
-    config : EvalConfig
-    models : list of str
-        Baseline families (see :func:`bundlewise.pairs.benchmark.families`).
-    out_dir : path
-        Where ``results.md``, ``results.json`` and ``report.html`` go.
-    encoder : ProductEncoder, optional
-        For text models; default ``ProductEncoder()``.
-    extra_models : dict, optional
-        More families, e.g. the learned pair model.
-    """
-    known = families(config.seed)
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        raise ConfigError(f"unknown model(s) {allowed(unknown)}; allowed models are {allowed(sorted(known))}")
-    baskets = load_baskets(wh, progress=progress)
-    catalog = load_catalog(wh)
-    catalog = catalog[catalog["n_orders"] > 0].reset_index(drop=True)  # the split keeps sold products only
-    embedding_model = None
-    needs_text = any(m in TEXT_MODELS for m in models) or bool(extra_models)
-    if needs_text:
-        if encoder is None:
-            from bundlewise.text import ProductEncoder
-
-            encoder = ProductEncoder()
-        catalog, embedding_model = with_embeddings(wh, catalog, encoder, progress)
-    split = temporal_split(baskets, catalog, config)
-    chosen = {name: fam for name, fam in families(config.seed, encoder).items() if name in models}
-    chosen.update(extra_models or {})
-    bench = tune_and_test(split, chosen, max_configs=max_configs, progress=progress)
-    paths = write_report(bench, out_dir, title=title,
-                         extra={"config": config.to_dict(), "embedding_model": embedding_model})
-    return EvaluationRun(bench, paths, embedding_model)
 
 
 @dataclass
@@ -98,7 +30,7 @@ class TrainingRun:
 
 def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, Any] | None = None,
                      encoder: Any = None, progress: Progress = NULL_PROGRESS) -> TrainingRun:
-    """Fit a :class:`~bundlewise.pairs.model.PairModel` on every basket of the warehouse and save it.
+    """Fit a :class:`~bundlewise.pairmodel.model.PairModel` on every basket of the warehouse and save it.
 
     The catalogue is every real product (sold or not: unsold ones are still reachable by text);
     embeddings come from the warehouse's cache. Writes the checkpoint folder plus
@@ -107,8 +39,8 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, A
     """
     import json
 
-    from bundlewise.pairs.model import PairModel, check_order_times
-    from bundlewise.pairs.model_io import check_checkpoint_output, save_pair_model, warehouse_fingerprint
+    from bundlewise.pairmodel.io import check_checkpoint_output, save_pair_model, warehouse_fingerprint
+    from bundlewise.pairmodel.model import PairModel, check_order_times
 
     # refuse a folder we may not replace before minutes of training, not after
     out_path = check_checkpoint_output(out_path, warehouse=wh.path)

@@ -10,7 +10,7 @@ How it learns (all from the baskets it is fitted on, nothing later):
    never bought with it. So the network learns to turn older evidence into future co-purchase,
    the thing the evaluation measures, rather than to copy the counts.
 2. Each example carries both products' towers (frozen sentence embedding + price + category)
-   and the directional co-purchase features of :mod:`bundlewise.pairs.features`. A share
+   and the directional co-purchase features of :mod:`bundlewise.pairmodel.features`. A share
    ``cold_dropout`` of examples has its evidence removed (the query product treated as unseen),
    and products first sold in the label period are genuinely unseen; so the same network scores
    cold-start products from text alone.
@@ -47,10 +47,10 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.errors import ConfigError
+from bundlewise.evaluation.vector_baselines import catalog_vectors, normalize_rows
 from bundlewise.mining.baskets import Baskets
-from bundlewise.mining.pairs import CoPurchaseStats
-from bundlewise.pairs.base import CodeRecommender, catalog_ids, top_k_rows
-from bundlewise.pairs.features import (
+from bundlewise.mining.copurchase import CoPurchaseStats
+from bundlewise.pairmodel.features import (
     EVIDENCE_COLUMNS,
     PairTable,
     category_buckets,
@@ -59,8 +59,8 @@ from bundlewise.pairs.features import (
     text_neighbours,
     text_only_features,
 )
-from bundlewise.pairs.vector_baselines import catalog_vectors, normalize_rows
 from bundlewise.progress import NULL_PROGRESS, Progress
+from bundlewise.recommend import CodeRecommender, catalog_ids, top_k_rows
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ class PairModel(CodeRecommender):
         import torch
         from torch.nn import functional as F
 
-        from bundlewise.pairs.network import PairNet
+        from bundlewise.pairmodel.network import PairNet
 
         self.device_ = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         net = PairNet(self.vectors_.shape[1], hidden=self.hidden).to(self.device_)

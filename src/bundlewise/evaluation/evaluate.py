@@ -32,9 +32,9 @@ import pandas as pd
 
 from bundlewise.config import EvalConfig
 from bundlewise.errors import UnknownProductError
+from bundlewise.evaluation import ranking
+from bundlewise.evaluation.split import EvalSplit
 from bundlewise.mining.baskets import Baskets
-from bundlewise.pairs import ranking
-from bundlewise.pairs.split import EvalSplit
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Count-based baselines: random (the floor), popularity and SAR-style co-occurrence.
 
 These are what a user would otherwise run; they are tuned on the validation block by
-:mod:`bundlewise.pairs.benchmark` like every other model, never left at strawman defaults.
+:mod:`bundlewise.evaluation.tuning` like every other model, never left at strawman defaults.
 
 Examples
 --------
@@ -24,8 +24,8 @@ import pandas as pd
 
 from bundlewise.errors import ConfigError, allowed
 from bundlewise.mining.baskets import Baskets
-from bundlewise.mining.pairs import RANK_METRICS, CoPurchaseStats
-from bundlewise.pairs.base import CodeRecommender, catalog_ids
+from bundlewise.mining.copurchase import RANK_METRICS, CoPurchaseStats
+from bundlewise.recommend import CodeRecommender, catalog_ids
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class CoOccurrence(CodeRecommender):
     Parameters
     ----------
     metric : str
-        Any of :data:`bundlewise.mining.pairs.RANK_METRICS` — ``confidence`` is SAR's conditional
+        Any of :data:`bundlewise.mining.copurchase.RANK_METRICS` — ``confidence`` is SAR's conditional
         probability, ``lift`` favours discoverability, ``jaccard`` sits between, ``shrunk_lift``
         is lift pulled toward 1 for pairs seen in few baskets.
     min_count : int

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bundlewise.mining import metrics
-from bundlewise.pairs.features import EVIDENCE_COLUMNS, PAIR_FEATURES
+from bundlewise.pairmodel.features import EVIDENCE_COLUMNS, PAIR_FEATURES
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bundlewise.pairs.features import N_CATEGORY_BUCKETS, PAIR_FEATURES
+from bundlewise.pairmodel.features import N_CATEGORY_BUCKETS, PAIR_FEATURES
 
 
 class PairNet(nn.Module):

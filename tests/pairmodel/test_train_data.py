@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from bundlewise.cli.app import app
 from bundlewise.errors import ConfigError
 from bundlewise.mining import Baskets
-from bundlewise.pairs.model import PairModel
+from bundlewise.pairmodel.model import PairModel
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bundlewise.bundles.rules import BundleRules
+from bundlewise.bundles.business_rules import BundleRules
 from bundlewise.errors import ConfigError
 
 CATALOG = pd.DataFrame({

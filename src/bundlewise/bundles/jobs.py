@@ -20,17 +20,17 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
+from bundlewise.bundles.business_rules import BundleRules
 from bundlewise.bundles.candidates import generate_candidates
 from bundlewise.bundles.demand import BundleDemandModel
 from bundlewise.bundles.elasticity import estimate_elasticities, price_panel_from_warehouse
 from bundlewise.bundles.portfolio import PortfolioConstraints, PortfolioResult, select_portfolio
 from bundlewise.bundles.pricing import PricingConstraints, price_bundles
-from bundlewise.bundles.rules import BundleRules
 from bundlewise.config import _ConfigBase
 from bundlewise.errors import ConfigError, allowed
 from bundlewise.ingest.catalog import load_catalog
 from bundlewise.ingest.warehouse import Warehouse
-from bundlewise.mining.pairs import RANK_METRICS, CoPurchaseStats
+from bundlewise.mining.copurchase import RANK_METRICS, CoPurchaseStats
 from bundlewise.mining.source import BasketQuery, load_baskets
 from bundlewise.progress import NULL_PROGRESS, Progress
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score
 
-from bundlewise.pairs import ranking
+from bundlewise.evaluation import ranking
 
 
 def test_hand_computed_values() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bundlewise.pairs.benchmark import BenchmarkResult
+from bundlewise.evaluation.tuning import BenchmarkResult
 from bundlewise.report import HtmlReport
 
 HEADLINE = ("recall@10", "recall@20", "ndcg@10", "mrr", "coverage@10", "popularity@10")

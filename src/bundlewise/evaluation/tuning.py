@@ -18,16 +18,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bundlewise.errors import ConfigError, allowed
-from bundlewise.pairs.baselines import CoOccurrence, Popularity, RandomRanker
-from bundlewise.pairs.evaluate import EvalResult, evaluate
-from bundlewise.pairs.split import EvalSplit
-from bundlewise.pairs.vector_baselines import ALSItemSimilarity, Item2Vec, TextCosine
+from bundlewise.evaluation.baselines import CoOccurrence, Popularity, RandomRanker
+from bundlewise.evaluation.evaluate import EvalResult, evaluate
+from bundlewise.evaluation.split import EvalSplit
+from bundlewise.evaluation.vector_baselines import ALSItemSimilarity, Item2Vec, TextCosine
 from bundlewise.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
@@ -152,3 +153,15 @@ def tune_and_test(split: EvalSplit, models: dict[str, Family], *, max_configs: i
             results.append(res)
             task.advance()
     return BenchmarkResult(results, tuning, split.describe(), time.perf_counter() - t_start)
+
+
+def pair_model_family(path: str | Path) -> Family:
+    """The evaluation family of a trained checkpoint: same parameters, refitted inside the split
+    (a model trained on all data would have seen the test block, so only its parameters are used
+    and its training data need not be the evaluated warehouse's)."""
+    from bundlewise.pairmodel.io import read_meta
+    from bundlewise.pairmodel.model import PairModel
+
+    params = read_meta(path)["params"]
+    grid = {"volume_weight": tuple(dict.fromkeys((0.0, params["volume_weight"])))}
+    return Family("pair", lambda **kw: PairModel(**{**params, **kw}), grid)

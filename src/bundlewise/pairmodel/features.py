@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.mining import metrics
-from bundlewise.mining.pairs import CoPurchaseStats
+from bundlewise.mining.copurchase import CoPurchaseStats
 
 PAIR_FEATURES = ("log_n_ij", "conf_ij", "conf_ji", "log_shrunk_lift", "log_count_i", "log_count_j", "text_cos",
                  "has_pair", "nbr_conf", "nbr_log_n", "conf_ij_recent", "log_count_j_recent")
@@ -130,7 +130,7 @@ def text_neighbours(vectors: np.ndarray, query_vectors: np.ndarray, allowed: np.
                     exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``m`` nearest allowed products of each query vector and their weights (positive cosine,
     normalised to sum 1); ``exclude[k]`` (a code or -1) is never its own neighbour."""
-    from bundlewise.pairs.base import top_k_rows
+    from bundlewise.recommend import top_k_rows
 
     codes = np.full((len(query_vectors), m), -1, dtype=np.int64)
     sims = np.zeros((len(query_vectors), m))

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from bundlewise.cli.app import app
 from bundlewise.config import IngestConfig
 from bundlewise.errors import DataValidationError, SourceFileError
-from bundlewise.ingest import Warehouse, ingest_files, readers_json
+from bundlewise.ingest import Warehouse, ingest_files
+from bundlewise.ingest.readers import jsonl as readers_json
 
 ORDERS = IngestConfig(kind="orders")
 PRODUCTS = IngestConfig(kind="products")

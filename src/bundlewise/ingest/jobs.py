@@ -269,7 +269,7 @@ def _type_hints(kind: str, bound: dict[str, list[str]], timestamp_format: str | 
 
 
 def _duck_type(t: pa.DataType) -> str:
-    """The DuckDB type Binder sees for a staged Arrow type (readers stage only these, see readers_parquet)."""
+    """The DuckDB type Binder sees for a staged Arrow type (readers stage only these, see readers.parquet)."""
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "VARCHAR"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):

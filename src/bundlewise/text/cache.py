@@ -8,6 +8,7 @@ are written in one transaction.
 Examples
 --------
 >>> from bundlewise.ingest import Warehouse
+>>> from bundlewise.text import embed_catalog
 >>> class Toy:  # any object with fit/encode/model_id_/dim_ will do; a real one is ProductEncoder
 ...     model_id_, dim_ = "toy", 2
 ...     def fit(self, texts=None): return self

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from bundlewise.config import IngestConfig
 from bundlewise.errors import SourceFileError
-from bundlewise.ingest.readers import _BATCH_ROWS, SourceInfo, TableReader, check_header
+from bundlewise.ingest.readers.base import _BATCH_ROWS, SourceInfo, TableReader, check_header
 from bundlewise.progress import ProgressTask
 
 Converter = Callable[[pa.Array], pa.Array]

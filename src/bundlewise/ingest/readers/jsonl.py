@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from bundlewise.config import IngestConfig
 from bundlewise.errors import SourceFileError
-from bundlewise.ingest.readers import (
+from bundlewise.ingest.readers.base import (
     SourceInfo,
     StructuralProblem,
     TableReader,

@@ -34,6 +34,8 @@ demo: install
 		--output $(OUT)/rules.csv
 	$(BIN)/bundlewise --db $(DB) bundles --output $(OUT)/bundles.csv
 	$(BIN)/bundlewise --db $(DB) report --output $(OUT)/report.html
+	# the service, briefly: a real server on 127.0.0.1, /ready (bounded wait), one answer, stopped; exit 1 if not ready
+	$(BIN)/python scripts/demo_serve_check.py --db $(DB) --plan $(OUT)/bundles.csv --timeout 180
 	@echo "serve it: $(BIN)/bundlewise --db $(DB) serve --plan $(OUT)/bundles.csv   (console http://127.0.0.1:8000/, API /docs)"
 
 test: install

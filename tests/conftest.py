@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BUNDLEWISE_SHARED", ROOT.parent / "shared")) / "datasets"
 
 
+@pytest.fixture(scope="session")
+def minilm():
+    """The MiniLM text encoder, loaded once per session (seconds each time); tests use it read-only."""
+    from bundlewise.text import ProductEncoder
+
+    return ProductEncoder(model="minilm", batch_size=32, device="cpu").fit()
+
+
 @pytest.fixture
 def wh(tmp_path: Path) -> Iterator[Warehouse]:
     with Warehouse(tmp_path / "test.duckdb") as w:

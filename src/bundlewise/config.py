@@ -23,6 +23,10 @@ INGEST_KINDS = ("orders", "products", "events")
 ON_ERROR_MODES = ("fail", "skip", "quarantine")
 FILE_FORMATS = ("auto", "csv", "tsv", "parquet", "jsonl", "baskets")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?")
+TUNING_K = 10
+TUNING_METRIC = f"recall@{TUNING_K}"
+"""The validation metric that picks each family's hyper-parameters (:mod:`bundlewise.evaluation.tuning`);
+``EvalConfig.ks`` must hold ``TUNING_K`` so the metric is computed."""
 DEFAULT_MEMORY_BUDGET = 2 * 2**30
 """Bytes one mining step may plan to use (2 GiB). Fixed, not read from the machine, so the same data
 and settings are refused or accepted the same way everywhere; ``--memory-budget`` changes it."""
@@ -314,8 +318,97 @@ class EvalConfig(_ConfigBase):
         if not ks or any((not isinstance(k, int)) or k < 1 for k in ks) or max(ks) > self.max_rank:
             raise ConfigError(f"ks is {self.ks!r}; it must be positive integers no larger than max_rank "
                               f"({self.max_rank})")
+        if TUNING_K not in ks:
+            # without it every tuning score is missing and the first grid point would win silently
+            raise ConfigError(f"ks is {self.ks!r}; it must include {TUNING_K}: models are tuned on {TUNING_METRIC} "
+                              f"(e.g. ks={(TUNING_K, *[k for k in ks if k != TUNING_K])!r})")
         object.__setattr__(self, "ks", ks)
         if self.n_bootstrap < 0:
             raise ConfigError(f"n_bootstrap is {self.n_bootstrap!r}; it must be >= 0")
         if self.max_basket_size is not None and self.max_basket_size < 2:
             raise ConfigError(f"max_basket_size is {self.max_basket_size!r}; it must be >= 2 (or None)")
+
+
+def _check_int(name: str, value: object, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} is {value!r}; it must be an integer >= {low}")
+
+
+def _check_number(name: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN != NaN
+        raise ConfigError(f"{name} is {value!r}; it must be a number" + (" or None" if optional else ""))
+
+
+@dataclass(frozen=True)
+class PairModelConfig(_ConfigBase):
+    """``bundlewise train``: every parameter of :class:`~bundlewise.pairmodel.model.PairModel`.
+
+    The defaults written here are the only ones: ``PairModel.__init__`` and the ``train``
+    command read theirs from this class. See :class:`~bundlewise.pairmodel.model.PairModel`
+    for what each parameter does.
+
+    Examples
+    --------
+    >>> PairModelConfig(epochs=3).epochs
+    3
+    >>> PairModelConfig.from_dict({"epoch": 3})
+    Traceback (most recent call last):
+    ...
+    bundlewise.errors.ConfigError: unknown pair model key(s) 'epoch'; allowed keys are ...
+    """
+
+    _name: ClassVar[str] = "pair model"
+
+    hidden: int = 128
+    epochs: int = 10
+    batch_size: int = 2048
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    n_negatives: int = 4
+    hard_negative_share: float = 0.25
+    max_positives: int = 300_000
+    candidate_share: float = 0.0
+    label_share: float = 0.25
+    cold_dropout: float = 0.3
+    volume_weight: float = 0.3
+    half_life_days: float | None = None
+    recent_half_life_days: float | None = 30.0
+    n_candidates: int = 100
+    patience: int = 2
+    n_neighbours: int = 10
+    popularity_correction: float = 0.5
+    cooc_weight: float = 0.5
+    device: str | None = None
+    n_threads: int = 1
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "epochs", "batch_size", "n_negatives", "max_positives", "n_candidates", "patience",
+                     "n_neighbours", "n_threads"):
+            _check_int(name, getattr(self, name))
+        _check_int("random_state", self.random_state, low=0)
+        for name in ("lr", "weight_decay", "hard_negative_share", "candidate_share", "label_share", "cold_dropout",
+                     "volume_weight", "popularity_correction", "cooc_weight"):
+            _check_number(name, getattr(self, name))
+        for name in ("half_life_days", "recent_half_life_days"):
+            _check_number(name, getattr(self, name), optional=True)
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} is {value!r}; it must be > 0 days, or None for no decay")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ConfigError(f"lr is {self.lr!r} and weight_decay {self.weight_decay!r}; lr must be > 0 and "
+                              "weight_decay >= 0")
+        for name in ("hard_negative_share", "cold_dropout", "candidate_share"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} is {value!r}; it must be in [0, 1]")
+        if not 0.0 < self.label_share < 1.0:
+            raise ConfigError(f"label_share is {self.label_share!r}; it must be in (0, 1), e.g. 0.25")
+        if self.volume_weight < 0:
+            raise ConfigError(f"volume_weight is {self.volume_weight!r}; it must be >= 0 (0 = pairs only)")
+        if self.device is not None and not (isinstance(self.device, str) and self.device.split(":")[0] in
+                                            ("cpu", "cuda", "mps")):
+            raise ConfigError(f"device is {self.device!r}; allowed values are 'cpu', 'cuda', 'cuda:N', 'mps' "
+                              "or None (cuda when available)")

@@ -14,7 +14,7 @@ from bundlewise.mining import Baskets, CoPurchaseStats
 LISTS = ([["tent", "pegs", "lamp"]] * 6 + [["tent", "pegs"]] * 4 + [["lamp"]] * 2 + [["milk", "cereal"]] * 8
          + [["milk"]] * 5 + [["soap"]] * 5 + [["soap", "milk"]] * 1)
 BASKETS = Baskets.from_lists(LISTS)
-STATS = CoPurchaseStats(min_count=1).fit(BASKETS)
+STATS = CoPurchaseStats(min_count=1, metric="shrunk_lift").fit(BASKETS)
 CATALOG = pd.DataFrame({"product_id": sorted({p for b in LISTS for p in b})})
 
 
@@ -70,7 +70,7 @@ def test_min_count_max_size_and_cap() -> None:
 def test_any_recommender_plugs_in_and_a_second_scorer_fills_model_score() -> None:
     scorer = FixedScorer({"tent": [("pegs", 0.9), ("lamp", 0.5)], "pegs": [("lamp", 0.4)], "milk": [("soap", 0.2)]})
     model = FixedScorer({"pegs": [("tent", 0.77)], "lamp": [("pegs", 0.33)]})
-    cands = generate_candidates(scorer, CATALOG, model_scorer=model, top_k=3)  # no metric parameter: not passed
+    cands = generate_candidates(scorer, CATALOG, model_scorer=model, top_k=3)
     got = dict(zip(cands["bundle_id"], cands["score"], strict=True))
     assert got == pytest.approx({"pegs+tent": 0.9, "lamp+tent": 0.5, "lamp+pegs": 0.4, "milk+soap": 0.2,
                                  "lamp+pegs+tent": 0.4})
@@ -80,7 +80,7 @@ def test_any_recommender_plugs_in_and_a_second_scorer_fills_model_score() -> Non
     assert np.isnan(model_scores["milk+soap"])
     assert (cands["n_ab"] == 0).all()  # no pair statistics given
     # a triple's n_ab without baskets is the smallest pair count (an upper bound)
-    with_stats = generate_candidates(scorer, CATALOG, metric=None, pair_stats=STATS.pair_stats())
+    with_stats = generate_candidates(scorer, CATALOG, pair_stats=STATS.pair_stats())
     assert with_stats.set_index("bundle_id").at["lamp+pegs+tent", "n_ab"] == 6
 
 

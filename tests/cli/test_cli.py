@@ -74,7 +74,7 @@ def test_usage_and_config_errors_exit_nonzero(tmp_path: Path, write_csv) -> None
     db = str(tmp_path / "w.duckdb")
     path = write_csv("o.csv", ["order_id", "product_id"], [["1", "a"]])
     bad_mode = runner.invoke(app, ["--db", db, "ingest", "orders", str(path), "--on-error", "ignore"])
-    assert bad_mode.exit_code == 1 and "on_error is 'ignore'; allowed values are 'fail', 'skip', 'quarantine'" \
+    assert bad_mode.exit_code == 1 and "--on-error is 'ignore'; allowed values are 'fail', 'skip', 'quarantine'" \
         in bad_mode.output
     bad_map = runner.invoke(app, ["--db", db, "ingest", "orders", str(path), "--map", "order_id"])
     assert bad_map.exit_code == 1 and "is not FIELD=COLUMN" in bad_map.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +14,22 @@ from bundlewise.mining import Baskets
 from tests.shop import write_shop
 
 
-@pytest.fixture
-def shop_wh(tmp_path: Path) -> Warehouse:
-    path = write_shop(tmp_path / "shop.csv")
-    with Warehouse(tmp_path / "shop.duckdb") as wh:
-        ingest_files(wh, [path], IngestConfig(kind="orders"))
+def ingest_shop(folder: Path) -> Path:
+    """A fresh warehouse of the themed shop in ``folder`` (for a test that writes to it)."""
+    with Warehouse(folder / "shop.duckdb") as wh:
+        ingest_files(wh, [write_shop(folder / "shop.csv")], IngestConfig(kind="orders"))
+    return folder / "shop.duckdb"
+
+
+# Module-scoped: ingesting the shop takes a second or two and the tests only read it (a test that
+# writes builds its own with ingest_shop).
+@pytest.fixture(scope="module")
+def shop_wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    with Warehouse(ingest_shop(tmp_path_factory.mktemp("shop"))) as wh:
         yield wh
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def shop(shop_wh: Warehouse) -> tuple[Baskets, pd.DataFrame]:
     from bundlewise.mining import load_baskets
 

@@ -49,11 +49,11 @@ def test_lift_is_symmetric_and_confidences_are_each_others_mirror(baskets: list[
     model = CoPurchaseStats(min_count=1).fit(Baskets.from_lists(baskets))
     stats = model.pair_stats()
     for r in stats.head(10).itertuples():
-        ids, scores = model.recommend([r.item_a, r.item_b], k=len(ITEMS), metric="lift")
+        ids, scores = model.with_metric("lift").recommend([r.item_a, r.item_b], k=len(ITEMS))
         la = scores[0][list(ids[0]).index(r.item_b)]
         lb = scores[1][list(ids[1]).index(r.item_a)]
         assert la == pytest.approx(lb) == pytest.approx(r.lift)
-        ids, scores = model.recommend([r.item_a], k=len(ITEMS), metric="confidence")
+        ids, scores = model.with_metric("confidence").recommend([r.item_a], k=len(ITEMS))
         assert scores[0][list(ids[0]).index(r.item_b)] == pytest.approx(r.confidence_ab)
 
 
@@ -102,15 +102,31 @@ def test_basket_size_cap() -> None:
 
 
 def test_recommend_shapes_padding_and_unknown() -> None:
-    model = CoPurchaseStats(min_count=1).fit(Baskets.from_lists([["a", "b"], ["a", "c"], ["a", "b"]]))
-    ids, scores = model.recommend(["a", "c"], k=3, metric="count")
+    model = CoPurchaseStats(min_count=1, metric="count").fit(Baskets.from_lists([["a", "b"], ["a", "c"], ["a", "b"]]))
+    ids, scores = model.recommend(["a", "c"], k=3)
     assert ids.shape == scores.shape == (2, 3)
     assert ids[0].tolist() == ["b", "c", None] and scores[0][:2].tolist() == [2.0, 1.0]
     assert np.isnan(scores[0][2])
-    with pytest.raises(UnknownProductError, match="'zzz' is not in the fitted baskets"):
+    with pytest.raises(UnknownProductError, match="'zzz' is not known to the fitted CoPurchaseStats"):
         model.recommend("zzz")
-    with pytest.raises(ConfigError, match="allowed metrics are"):
-        model.recommend("a", metric="magic")
+    with pytest.raises(ConfigError, match="metric is 'magic'; allowed metrics are"):
+        model.with_metric("magic")
+    with pytest.raises(ConfigError, match="metric is 'magic'; allowed metrics are"):
+        CoPurchaseStats(metric="magic").fit(Baskets.from_lists([["a", "b"]]))
+
+
+def test_with_metric_shares_the_counts_and_leaves_the_original_alone() -> None:
+    baskets = Baskets.from_lists([["a", "b"], ["a", "c"], ["a", "b"], ["b", "c"], ["c"], ["c"]])
+    model = CoPurchaseStats(min_count=1, metric="count").fit(baskets)
+    by_conf = model.with_metric("confidence")
+    assert by_conf.metric == "confidence" and model.metric == "count"
+    assert by_conf.pair_n_ is model.pair_n_  # no recount
+    # P(partner | c): c is in 4 baskets, with a in 1 and with b in 1
+    assert by_conf.recommend("c", k=2)[1].tolist() == [[0.25, 0.25]]
+    assert model.recommend("c", k=2)[1].tolist() == [[1.0, 1.0]]
+    assert model.with_metric("count") is model
+    # a stricter min_count drops the pairs seen once
+    assert model.with_metric("count", min_count=2).recommend("a", k=2)[0].tolist() == [["b", None]]
 
 
 @pytest.mark.parametrize(("params", "message"), [

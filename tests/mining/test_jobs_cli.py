@@ -97,11 +97,11 @@ def test_cli_mine_and_errors(tmp_path: Path, write_csv) -> None:
     assert result.exit_code == 0, result.output
     assert "pairs in >= 3 baskets: 1" in result.output
     bad = runner.invoke(app, ["--db", db, "rules", "--min-support", "2"])
-    assert bad.exit_code == 1 and "min_support is 2.0; it must be in [0, 1]" in bad.output
+    assert bad.exit_code == 1 and "--min-support is 2.0; it must be in [0, 1]" in bad.output
     bad_len = runner.invoke(app, ["--db", db, "rules", "--min-len", "3", "--max-len", "2"])
-    assert bad_len.exit_code == 1 and "max_len (2) is smaller than min_len (3)" in bad_len.output
+    assert bad_len.exit_code == 1 and "--max-len (2) is smaller than --min-len (3)" in bad_len.output
     bad_count = runner.invoke(app, ["--db", db, "mine", "--min-count", "-1"])
-    assert bad_count.exit_code == 1 and "min_count is -1" in bad_count.output
+    assert bad_count.exit_code == 1 and "--min-count is -1" in bad_count.output
 
 
 @pytest.mark.shared
@@ -126,3 +126,27 @@ def test_cli_groceries_done_when(tmp_path: Path, monkeypatch) -> None:
     for lhs, rhs, s, cf, li, n in ref.itertuples(index=False):
         got = mine_[(parse(lhs), parse(rhs))]
         assert got[:3] == pytest.approx((s, cf, li), abs=1e-6) and got[3] == n
+
+
+def test_the_pandas_free_rules_csv_is_the_pandas_one_byte_for_byte(tmp_path: Path) -> None:
+    import numpy as np
+
+    from bundlewise.mining import AssociationRules, Baskets
+    from bundlewise.mining.jobs import RULE_FILE_SUFFIXES, write_rules_csv
+    from bundlewise.mining.store import RULE_FILE_SUFFIXES as STORE_SUFFIXES
+    from bundlewise.mining.store import write_rules_file
+
+    assert RULE_FILE_SUFFIXES == STORE_SUFFIXES
+    rng = np.random.default_rng(3)
+    names = ["=cmd", "a b", 'say "hi"', "x,y", "é", "tea", "-1", "plain"]
+    baskets = Baskets.from_lists([list(rng.choice(names, size=rng.integers(1, 5))) for _ in range(300)])
+    model = AssociationRules(min_support=0.003, min_confidence=0.1).fit(baskets)
+    assert len(model.rule_table_) > 50
+    ours, theirs = tmp_path / "ours.csv", tmp_path / "theirs.csv"
+    write_rules_csv(model.rule_table_, ours)
+    write_rules_file(model.rules_, theirs)
+    assert ours.read_bytes() == theirs.read_bytes()
+    empty = AssociationRules(min_support=0.9, min_confidence=0.9).fit(baskets)
+    write_rules_csv(empty.rule_table_, ours)
+    write_rules_file(empty.rules_, theirs)
+    assert ours.read_bytes() == theirs.read_bytes() == b"antecedent,consequent,support,confidence,lift,count\n"

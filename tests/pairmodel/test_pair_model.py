@@ -20,6 +20,7 @@ from bundlewise.pairmodel.features import PAIR_FEATURES
 from bundlewise.pairmodel.io import load_pair_model, save_pair_model
 from bundlewise.pairmodel.model import PairModel
 from bundlewise.text.jobs import with_embeddings
+from tests.pairmodel.conftest import ingest_shop
 from tests.shop import THEMES
 
 pytestmark = pytest.mark.slow
@@ -27,14 +28,12 @@ SMALL = {"epochs": 4, "hidden": 32, "max_positives": 6000, "n_candidates": 30}
 
 
 @pytest.fixture(scope="module")
-def encoder():
-    from bundlewise.text import ProductEncoder
-
-    return ProductEncoder(model="minilm", batch_size=32, device="cpu").fit()
+def encoder(minilm):
+    return minilm  # the session's one MiniLM (tests/conftest.py)
 
 
-@pytest.fixture
-def shop_text(shop_wh, shop, encoder):
+@pytest.fixture(scope="module")
+def shop_text(shop_wh, shop, encoder):  # writes the embedding cache once; the tests only read
     baskets, catalog = shop
     catalog, _ = with_embeddings(shop_wh, catalog, encoder, progress=_null())
     return baskets, catalog
@@ -128,10 +127,9 @@ def test_bad_parameters_and_missing_catalog(shop_text) -> None:
         PairModel().fit(baskets)
 
 
-def test_cli_train_then_complements(shop_wh, tmp_path: Path) -> None:
+def test_cli_train_then_complements(tmp_path: Path) -> None:
     runner = CliRunner()
-    db = str(shop_wh.path)
-    shop_wh.close()
+    db = str(ingest_shop(tmp_path))  # its own warehouse: train writes the embedding cache into it
     model = tmp_path / "pm"
     r = runner.invoke(app, ["--db", db, "-q", "train", "--output", str(model), "--epochs", "3", "--hidden", "32",
                             "--max-positives", "5000", "--encoder", "minilm"])

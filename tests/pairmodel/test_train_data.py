@@ -39,3 +39,27 @@ def test_cli_train_without_timestamps(tmp_path: Path, write_csv) -> None:
     assert "30 of the 30 baskets have none" in text and "ordered_at" in text
     assert "--half-life-days" not in text and "bug" not in text
     assert not (tmp_path / "model").exists()
+
+
+def test_cli_train_bad_value_names_the_flag(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), "-q", "train", "--epochs", "0",
+                                 "--output", str(tmp_path / "model")])
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    assert "--epochs is 0; it must be an integer >= 1" in text and "bug" not in text
+    result = runner.invoke(app, ["--db", str(tmp_path / "w.duckdb"), "-q", "train", "--volume-weight", "-1"])
+    assert "--volume-weight is -1.0; it must be >= 0" in " ".join(result.output.split())
+    assert not (tmp_path / "model").exists() and not (tmp_path / "w.duckdb").exists()
+
+
+def test_train_pair_model_validates_params_through_the_config(wh, tmp_path: Path) -> None:
+    from bundlewise.config import PairModelConfig
+    from bundlewise.pairmodel.jobs import train_pair_model
+
+    with pytest.raises(ConfigError, match="unknown pair model key\\(s\\) 'epoch'"):
+        train_pair_model(wh, tmp_path / "m", params={"epoch": 2})
+    with pytest.raises(ConfigError, match="hidden is 0"):
+        train_pair_model(wh, tmp_path / "m", params={"hidden": 0})
+    with pytest.raises(ConfigError, match="epochs is -1"):
+        train_pair_model(wh, tmp_path / "m", params=PairModelConfig().replace(epochs=-1))
+    assert not (tmp_path / "m").exists()

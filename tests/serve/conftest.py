@@ -67,8 +67,8 @@ def free_port() -> int:
 class LiveServer:
     """``bundlewise serve`` as a real uvicorn process on 127.0.0.1; always stopped by the fixture."""
 
-    def __init__(self, db: Path, *args: str, log: Path):
-        self.db, self.args, self.log_path = db, args, log
+    def __init__(self, db: Path, *args: str, log: Path, root: tuple[str, ...] = ()):
+        self.db, self.args, self.log_path, self.root = db, args, log, root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -76,8 +76,8 @@ class LiveServer:
     def start(self, timeout: float = 60.0) -> LiveServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BUNDLEWISE_SERVE_")}
         env.pop("BUNDLEWISE_API_KEY", None)
-        cmd = [sys.executable, "-m", "bundlewise.cli.app", "--db", str(self.db), "serve", "--port", str(self.port),
-               *self.args]
+        cmd = [sys.executable, "-m", "bundlewise.cli.app", "--db", str(self.db), *self.root, "serve",
+               "--port", str(self.port), *self.args]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.monotonic() + timeout
@@ -115,11 +115,11 @@ class LiveServer:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[object]:
-    """live(db, *flags) -> a started LiveServer; every server started is killed at the end."""
+    """live(db, *flags, root=(root flags,)) -> a started LiveServer; every server started is killed at the end."""
     servers: list[LiveServer] = []
 
-    def _start(db: Path, *args: str) -> LiveServer:
-        server = LiveServer(db, *args, log=tmp_path / f"server{len(servers)}.log")
+    def _start(db: Path, *args: str, root: tuple[str, ...] = ()) -> LiveServer:
+        server = LiveServer(db, *args, log=tmp_path / f"server{len(servers)}.log", root=root)
         servers.append(server)
         return server.start()
 

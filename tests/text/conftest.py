@@ -1,15 +1,11 @@
-"""The encoders load once per test session (seconds each); tests share them read-only."""
+"""The encoders load once per test session (seconds each); tests share them read-only (``minilm`` is in
+tests/conftest.py, shared with the pair-model tests)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bundlewise.text import ProductEncoder
-
-
-@pytest.fixture(scope="session")
-def minilm() -> ProductEncoder:
-    return ProductEncoder(model="minilm", batch_size=16, device="cpu").fit()
 
 
 @pytest.fixture(scope="session")

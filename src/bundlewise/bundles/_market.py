@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bundlewise.errors import ConfigError
+
 START = np.datetime64("2025-01-06T00:00:00", "us")  # a Monday: weeks start on Mondays
 
 
@@ -63,7 +65,9 @@ def sample_shoppers(pair: PairTruth, n: int, rng: np.random.Generator) -> tuple[
     cells = np.array([pair.member_ab, pair.member_a - pair.member_ab, pair.member_b - pair.member_ab,
                       1 - pair.member_a - pair.member_b + pair.member_ab])
     if (cells < -1e-12).any():
-        raise ValueError(f"membership shares of {pair.products} are inconsistent: {cells}")
+        raise ConfigError(f"membership shares of {pair.products} are inconsistent: the four cells (both, a only, "
+                          f"b only, neither) are {cells}; member_ab must be <= member_a and member_b, and "
+                          ">= member_a + member_b - 1")
     cell = rng.choice(4, size=n, p=np.clip(cells, 0, None) / np.clip(cells, 0, None).sum())
     member = np.stack([(cell == 0) | (cell == 1), (cell == 0) | (cell == 2)], axis=1)
     e1 = rng.standard_normal(n)

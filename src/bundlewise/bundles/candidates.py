@@ -1,8 +1,10 @@
 """Candidate bundles: pairs from each product's top partners, triples from pairs that close a triangle.
 
-Any object with ``recommend(ids, k) -> (ids, scores)`` (the house contract) can propose the
-partners: :class:`~bundlewise.mining.CoPurchaseStats` ranked by shrunk lift by default, a learned
-pair model later. A second scorer fills the ``model_score`` column; pair statistics fill the
+Any object with ``recommend(ids, k) -> (ids, scores)`` (the house contract,
+:class:`bundlewise.recommend.Recommender`) can propose the partners: a
+:class:`~bundlewise.mining.CoPurchaseStats` whose ``metric`` says how it ranks (shrunk lift in the
+bundle plan; :meth:`~bundlewise.mining.CoPurchaseStats.with_metric` re-ranks fitted counts), a
+learned pair model. A second scorer fills the ``model_score`` column; pair statistics fill the
 evidence columns ``n_ab``, ``lift`` and ``q_value``.
 
 Examples
@@ -10,7 +12,7 @@ Examples
 >>> from bundlewise.mining import Baskets, CoPurchaseStats
 >>> import pandas as pd
 >>> baskets = Baskets.from_lists([["tent", "pegs", "lamp"]] * 4 + [["tent", "pegs"], ["milk"]] * 3)
->>> stats = CoPurchaseStats(min_count=1).fit(baskets)
+>>> stats = CoPurchaseStats(min_count=1, metric="shrunk_lift").fit(baskets)
 >>> catalog = pd.DataFrame({"product_id": ["lamp", "milk", "pegs", "tent"]})
 >>> cands = generate_candidates(stats, catalog, pair_stats=stats.pair_stats(), top_k=3, baskets=baskets)
 >>> cands[["bundle_id", "n_ab"]].values.tolist()
@@ -19,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -38,32 +39,9 @@ SEPARATOR = "+"
 _BATCH = 2048
 
 
-class _MetricScorer:
-    """Binds a ranking metric to a CoPurchaseStats-like ``recommend``."""
-
-    def __init__(self, scorer: Any, metric: str):
-        self.scorer = scorer
-        self.metric = metric
-        self.item_ids_ = getattr(scorer, "item_ids_", None)
-
-    def recommend(self, ids: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.scorer.recommend(ids, k, metric=self.metric)
-
-
-def _bind(scorer: Any, metric: str | None) -> Any:
-    if not hasattr(scorer, "recommend"):
-        raise ConfigError(f"the scorer {type(scorer).__name__} has no recommend(ids, k) method; pass a fitted "
-                          "CoPurchaseStats or a pair model")
-    try:
-        takes_metric = "metric" in inspect.signature(scorer.recommend).parameters
-    except (TypeError, ValueError):
-        takes_metric = False
-    return _MetricScorer(scorer, metric) if metric is not None and takes_metric else scorer
-
-
 def generate_candidates(scorer: Any, catalog: pd.DataFrame, *, pair_stats: pd.DataFrame | None = None,
                         top_k: int = 10, max_size: int = 3, min_count: int | None = None,
-                        metric: str | None = "shrunk_lift", model_scorer: Any = None, model_k: int = 50,
+                        model_scorer: Any = None, model_k: int = 50,
                         baskets: Baskets | None = None, max_candidates: int | None = None,
                         products: Iterable[str] | None = None,
                         progress: Progress = NULL_PROGRESS) -> pd.DataFrame:
@@ -72,9 +50,8 @@ def generate_candidates(scorer: Any, catalog: pd.DataFrame, *, pair_stats: pd.Da
     Parameters
     ----------
     scorer : object with ``recommend(ids, k)``
-        Proposes each product's partners. A scorer whose ``recommend`` takes a ``metric``
-        (:class:`~bundlewise.mining.CoPurchaseStats`) is asked with ``metric``; any other is
-        asked with ``(ids, k)`` only.
+        Proposes each product's partners, ranked as the scorer ranks them (for
+        :class:`~bundlewise.mining.CoPurchaseStats`: its ``metric``).
     catalog : DataFrame
         ``product_id`` (from :func:`bundlewise.ingest.load_catalog`): only catalogue products
         are queried and bundled.
@@ -114,13 +91,15 @@ def generate_candidates(scorer: Any, catalog: pd.DataFrame, *, pair_stats: pd.Da
         raise ConfigError("min_count needs pair_stats (the co-purchase counts); pass pair_stats= or min_count=None")
     if "product_id" not in catalog.columns:
         raise DataValidationError("the catalog needs a 'product_id' column (see bundlewise.ingest.load_catalog)")
-    bound = _bind(scorer, metric)
+    if not callable(getattr(scorer, "recommend", None)):
+        raise ConfigError(f"the scorer {type(scorer).__name__} has no recommend(ids, k) method; pass a fitted "
+                          "CoPurchaseStats or a pair model")
     in_catalog = set(catalog["product_id"].astype(str))
     queries = sorted(in_catalog if products is None else set(map(str, products)) & in_catalog)
-    known = getattr(bound, "item_ids_", None)
+    known = getattr(scorer, "item_ids_", None)
     if known is not None:
         queries = sorted(set(queries) & set(map(str, known)))
-    pairs = _top_pairs(bound, queries, top_k, in_catalog, progress)
+    pairs = _top_pairs(scorer, queries, top_k, in_catalog, progress)
     evidence = _evidence(pair_stats)
     df = pd.DataFrame([(a, b, s) for (a, b), s in sorted(pairs.items())], columns=["a", "b", "score"])
     if df.empty:

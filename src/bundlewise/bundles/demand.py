@@ -76,6 +76,7 @@ from scipy.special import ndtr, ndtri
 
 from bundlewise.bundles import _valuation as val
 from bundlewise.bundles._panel import basket_periods, n_weeks
+from bundlewise.bundles.elasticity import PRIOR_ELASTICITY, PRIOR_ELASTICITY_SD
 from bundlewise.errors import ConfigError, DataValidationError, NotFittedError, UnknownProductError, allowed
 from bundlewise.mining import Baskets
 
@@ -101,8 +102,9 @@ class BundleDemandModel:
         Prior share of in-market shoppers who buy at the observed price (``q``, in (0, 1)).
     prior_elasticity, prior_elasticity_sd : float
         Own-price elasticity of products absent from the elasticities table, and its spread.
-        -2.5 ± 1.0: the meta-analytic mean of Bijmolt, van Heerde & Pieters (2005), -2.62, and the
-        -2 to -3 of the Dominick's orange-juice panel. It matters: a discount pays only where the
+        Default :data:`~bundlewise.bundles.elasticity.PRIOR_ELASTICITY` ± ``PRIOR_ELASTICITY_SD``
+        (-2.5 ± 1.0: the meta-analytic mean of Bijmolt, van Heerde & Pieters (2005), -2.62, and the
+        -2 to -3 of the Dominick's orange-juice panel). It matters: a discount pays only where the
         margin rate is above about ``1 / |elasticity|`` (the inverse-elasticity rule), so with an
         assumed 30 % margin a prior of -1.5 would rule out nearly every bundle.
     rho_prior_sd : float
@@ -135,7 +137,8 @@ class BundleDemandModel:
     """
 
     def __init__(self, n_draws: int = 20000, n_boot: int = 200, random_state: int = 0, *, conversion: float = 0.5,
-                 prior_elasticity: float = -2.5, prior_elasticity_sd: float = 1.0, rho_prior_sd: float = 0.3,
+                 prior_elasticity: float = PRIOR_ELASTICITY,
+                 prior_elasticity_sd: float = PRIOR_ELASTICITY_SD, rho_prior_sd: float = 0.3,
                  n_boot_draws: int = 4000, interval: float = 0.9, attribution: str = "auto",
                  max_price_gap: float | None = 1.5):
         self.n_draws = n_draws

@@ -23,7 +23,12 @@ import pandas as pd
 from bundlewise.bundles.business_rules import BundleRules
 from bundlewise.bundles.candidates import generate_candidates
 from bundlewise.bundles.demand import BundleDemandModel
-from bundlewise.bundles.elasticity import estimate_elasticities, price_panel_from_warehouse
+from bundlewise.bundles.elasticity import (
+    PRIOR_ELASTICITY,
+    PRIOR_ELASTICITY_SD,
+    estimate_elasticities,
+    price_panel_from_warehouse,
+)
 from bundlewise.bundles.portfolio import PortfolioConstraints, PortfolioResult, select_portfolio
 from bundlewise.bundles.pricing import PricingConstraints, price_bundles
 from bundlewise.config import _ConfigBase
@@ -74,8 +79,8 @@ class BundlePlanConfig(_ConfigBase):
     max_size: int = 3
     max_candidates: int | None = 200
     period: str = "week"
-    prior_mean: float = -2.5  # meta-analysis mean of own-price elasticities ≈ -2.6 (Bijmolt, van Heerde & Pieters 2005)
-    prior_sd: float = 1.0
+    prior_mean: float = PRIOR_ELASTICITY  # -2.5: why, see that constant
+    prior_sd: float = PRIOR_ELASTICITY_SD
     n_draws: int = 20000
     n_boot: int = 200
     random_state: int = 0
@@ -200,12 +205,13 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
     catalog = _with_prices(wh, load_catalog(wh))
     clock.lap("load")
     with progress.task("pair statistics", total=None):
-        stats = CoPurchaseStats(min_count=cfg.min_count, max_basket_size=cfg.max_basket_size).fit(baskets)
+        stats = CoPurchaseStats(min_count=cfg.min_count, max_basket_size=cfg.max_basket_size,
+                                metric=cfg.metric).fit(baskets)
         pair_stats = stats.pair_stats()
     clock.lap("pairs")
     frequent = catalog.loc[catalog["n_orders"] >= cfg.min_count, "product_id"]
     candidates = generate_candidates(stats, catalog, pair_stats=pair_stats, top_k=cfg.top_k, max_size=cfg.max_size,
-                                     min_count=cfg.min_count, metric=cfg.metric, model_scorer=model_scorer,
+                                     min_count=cfg.min_count, model_scorer=model_scorer,
                                      baskets=baskets, max_candidates=cfg.max_candidates, products=frequent,
                                      progress=progress)
     if candidates.empty:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,9 +42,27 @@ from bundlewise.progress import NULL_PROGRESS, Progress
 log = logging.getLogger(__name__)
 
 CANDIDATE_COLUMNS = ("bundle_id", "products", "score", "n_ab", "lift", "q_value", "model_score")
-OUTPUT_COLUMNS = ("titles", "regular_price", "bundle_price", "discount", "attach_rate_without", "attach_rate_with",
-                  "incremental_profit", "profit_low", "profit_high", "margin_source", "proposed", "reason",
-                  "explanation")
+
+
+class PricedBundle(NamedTuple):
+    """One candidate's pricing: the columns :func:`price_bundles` adds (see there), by name."""
+
+    titles: tuple[str, ...]
+    regular_price: float
+    bundle_price: float = math.nan
+    discount: float = math.nan
+    attach_rate_without: float = math.nan
+    attach_rate_with: float = math.nan
+    incremental_profit: float = math.nan
+    profit_low: float = math.nan
+    profit_high: float = math.nan
+    margin_source: str = "assumed"
+    proposed: bool = False
+    reason: str = ""
+    explanation: str = ""
+
+
+OUTPUT_COLUMNS = PricedBundle._fields
 
 
 @dataclass(frozen=True)
@@ -155,8 +173,8 @@ def price_bundles(candidates: pd.DataFrame, catalog: pd.DataFrame, demand: Bundl
             try:
                 rows.append(_price_one(products, cat, demand, constraints))
             except (UnknownProductError, DataValidationError) as exc:  # one bad candidate must not stop the rest
-                rows.append([_titles(cat, products), np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan,
-                             "assumed", False, f"cannot price: {exc}", f"{' + '.join(products)}: not priced ({exc})."])
+                rows.append(PricedBundle(_titles(cat, products), math.nan, reason=f"cannot price: {exc}",
+                                         explanation=f"{' + '.join(products)}: not priced ({exc})."))
             task.advance()
     out = candidates.reset_index(drop=True).copy()
     priced = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
@@ -181,7 +199,7 @@ def _titles(cat: pd.DataFrame, products: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDemandModel,
-               c: PricingConstraints) -> list[object]:
+               c: PricingConstraints) -> PricedBundle:
     titles = _titles(cat, products)
     prices = demand.regular_prices(products)
     regular = float(prices.sum())
@@ -192,22 +210,26 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
     total_cost = float(cost.sum())
     options = bundle_price_options(regular, c)
     floor_ok = (options - total_cost) / options >= c.margin_floor - 1e-12
-    empty = [titles, regular, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, source, False]
+    def refused(reason: str, explanation: str) -> PricedBundle:
+        return PricedBundle(titles, regular, margin_source=source, reason=reason, explanation=explanation)
+
     name = " + ".join(titles)
     if not len(options):
-        return [*empty, "no bundle price fits the max discount and price ending",
-                f"{name}: no price ending in {c.price_ending} lies within {c.max_discount:.0%} off {regular:.2f}."]
+        return refused("no bundle price fits the max discount and price ending",
+                       f"{name}: no price ending in {c.price_ending} lies within {c.max_discount:.0%} off "
+                       f"{regular:.2f}.")
     if not floor_ok.any():
-        return [*empty, f"margin floor: even {c.discount_grid_step:.0%} off leaves less than {c.margin_floor:.0%} "
-                        f"margin over cost {total_cost:.2f}",
-                f"{name}: not bundled, any discount would breach the {c.margin_floor:.0%} margin floor."]
+        return refused(f"margin floor: even {c.discount_grid_step:.0%} off leaves less than {c.margin_floor:.0%} "
+                       f"margin over cost {total_cost:.2f}",
+                       f"{name}: not bundled, any discount would breach the {c.margin_floor:.0%} margin floor.")
     options = options[floor_ok]
     subs = demand.substitutes(products)
     if subs is not None:
         a, b, cross = subs
-        return [*empty, f"substitutes: sales of {a} and {b} move with each other's price (cross-price elasticity "
-                        f"{cross:+.2f}); the demand model assumes additive values and would misprice the bundle",
-                f"{name}: not bundled, the products replace each other (a cut on one takes sales from the other)."]
+        return refused(f"substitutes: sales of {a} and {b} move with each other's price (cross-price elasticity "
+                       f"{cross:+.2f}); the demand model assumes additive values and would misprice the bundle",
+                       f"{name}: not bundled, the products replace each other (a cut on one takes sales from the "
+                       "other).")
     ev = demand.evaluate(products, options, cost, interval=False)
     feasible = np.ones(len(options), dtype=bool)
     stock_note = ""
@@ -217,9 +239,9 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
         need = c.min_stock_coverage * weekly_units
         feasible = np.all(~np.isfinite(stock)[:, None] | (stock[:, None] >= need[None, :]), axis=0)
         if not feasible.any():
-            return [*empty, f"stock coverage: stock {np.nanmin(stock):.0f} covers less than {c.min_stock_coverage:g} "
-                            f"weeks of expected bundle sales at every price",
-                    f"{name}: not bundled, stock would run out within {c.min_stock_coverage:g} weeks."]
+            return refused(f"stock coverage: stock {np.nanmin(stock):.0f} covers less than {c.min_stock_coverage:g} "
+                           f"weeks of expected bundle sales at every price",
+                           f"{name}: not bundled, stock would run out within {c.min_stock_coverage:g} weeks.")
         if not feasible.all():
             stock_note = " (deeper discounts would outrun stock)"
     profit = np.where(feasible, ev["profit"].to_numpy(), -np.inf)
@@ -247,4 +269,6 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
                   f"{point:.1f} per 1,000 shoppers")
         expl = (f"{name}: not bundled, at every discount up to {c.max_discount:.0%} the margin given to shoppers who "
                 f"would buy anyway outweighs the extra sales (best {d:.0%} off: {point:.1f} per 1,000 shoppers).")
-    return [titles, regular, bp, d, a0, a1, point, low, high, source, proposed, reason, expl]
+    return PricedBundle(titles, regular, bundle_price=bp, discount=d, attach_rate_without=a0, attach_rate_with=a1,
+                        incremental_profit=point, profit_low=low, profit_high=high, margin_source=source,
+                        proposed=proposed, reason=reason, explanation=expl)

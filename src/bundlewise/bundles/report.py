@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.bundles.jobs import BundlePlan
-from bundlewise.report import HtmlReport
+from bundlewise.report import HtmlReport, pyplot
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,6 @@ def build_report(plan: BundlePlan, *, top: int = 6, title: str = "Bundle plan") 
     HtmlReport
         Call ``.write(path)``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     sel, priced = plan.selected, plan.priced
     weekly = plan.demand.weekly_shoppers()
     total = float(plan.portfolio.objective)
@@ -154,8 +151,7 @@ def build_report(plan: BundlePlan, *, top: int = 6, title: str = "Bundle plan") 
 
 
 def _margin_figure(sel: pd.DataFrame):  # type: ignore[no-untyped-def]
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     df = sel.head(30).iloc[::-1]
     labels = [bundle_label(tuple(p), tuple(t), 45) for p, t in zip(df["products"], df["titles"], strict=True)]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(df) + 1.2))
@@ -171,8 +167,7 @@ def _margin_figure(sel: pd.DataFrame):  # type: ignore[no-untyped-def]
 
 
 def _curves_figure(plan: BundlePlan, top: pd.DataFrame):  # type: ignore[no-untyped-def]
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     pricing = plan.config.effective_pricing()
     discounts = np.round(np.linspace(0.0, pricing.max_discount, 31), 4)
     n = len(top)
@@ -199,8 +194,7 @@ def _curves_figure(plan: BundlePlan, top: pd.DataFrame):  # type: ignore[no-unty
 
 
 def _graph_figure(sel: pd.DataFrame, catalog: pd.DataFrame):  # type: ignore[no-untyped-def]
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     titles = dict(zip(catalog["product_id"].astype(str), catalog.get("title", catalog["product_id"]).astype(str),
                       strict=True))
     # bundle members side by side on the circle: nodes in order of first appearance

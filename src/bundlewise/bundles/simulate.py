@@ -278,10 +278,7 @@ def summarise_regimes(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot_regimes(table: pd.DataFrame):  # type: ignore[no-untyped-def]
     """Regret and uplift per regime (one dot per seed) against the goals; a matplotlib Figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # pyplot-free: drawn by HtmlReport.figure, whose back-end is Agg
 
     fig = Figure(figsize=(11, 4))
     ax1, ax2 = fig.subplots(1, 2)
@@ -309,10 +306,7 @@ def plot_market_curves(regime: str = "shared_need", seed: int = 0, *, n_pairs: i
                        demand_params: dict[str, Any] | None = None, truth_shoppers: int = 300_000):  # type: ignore[no-untyped-def]
     """The model's profit-vs-discount curve (with its interval) against the true curve, for each pair
     of one simulated market; a matplotlib Figure. Predictions are rescaled to per 1,000 shoppers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # pyplot-free: drawn by HtmlReport.figure, whose back-end is Agg
 
     pairs = make_market(regime, seed, n_pairs)
     constraints = PricingConstraints()

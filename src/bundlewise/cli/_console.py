@@ -8,26 +8,39 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
     from bundlewise.ingest.warehouse import Warehouse
+
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use: importing rich costs ~50 ms a verb that prints nothing
+    (``--help``, ``--version``, a failing option) should not pay."""
+
+    def __init__(self, **options: Any):
+        self._options = options
+        self._console: Console | None = None
+
+    def _get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
 
 # Piped output (CI logs, files) gets a fixed, readable width instead of rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 150
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 150)
+out: Console = _LazyConsole(highlight=False, soft_wrap=True, width=_WIDTH)  # type: ignore[assignment]
+err: Console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True,  # type: ignore[assignment]
+                            width=None if sys.stderr.isatty() else 150)
 
 
 @dataclass
@@ -36,6 +49,7 @@ class State:
     quiet: bool = False
     debug: bool = False
     adopt: bool = False
+    verbose: int = 0
 
 
 STATE = State()
@@ -75,12 +89,27 @@ def open_warehouse(mode: WarehouseMode, path: str | Path | None = None) -> Wareh
     return Warehouse(target, read_only=True, adopt=STATE.adopt)
 
 
+class _LazyRichHandler(logging.Handler):
+    """Hands records to a rich ``RichHandler`` on stderr, made (and rich imported) at the first record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rich: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._rich is None:
+            from rich.logging import RichHandler
+
+            self._rich = RichHandler(console=err._get(), show_path=False)  # type: ignore[attr-defined]
+            self._rich.setFormatter(self.formatter)
+        self._rich.emit(record)
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if not verbose else (logging.INFO if verbose == 1 else logging.DEBUG)
     if quiet:
         level = logging.ERROR
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)],
-                        force=True)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[_LazyRichHandler()], force=True)
 
 
 class _RichTask:
@@ -104,9 +133,11 @@ class RichProgress:
     """Implements :class:`bundlewise.progress.Progress` with rich progress bars on stderr."""
 
     def __init__(self, enabled: bool = True):
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-            TimeElapsedColumn(), console=err, disable=not enabled, transient=False,
+            TimeElapsedColumn(), console=err._get(), disable=not enabled, transient=False,
         )
 
     def __enter__(self) -> RichProgress:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
-
-import duckdb
+import sys
 
 from bundlewise.errors import BundlewiseError
 
@@ -53,10 +52,12 @@ def environment_message(exc: BaseException, verb: str | None = None) -> str | No
     doing = f"'bundlewise {verb}'" if verb else "the command"
     if isinstance(exc, MemoryError):
         return f"{doing} ran out of memory; {_MEMORY_HINT}"
-    if isinstance(exc, duckdb.OutOfMemoryException):
+    # a DuckDB error needs DuckDB loaded: looked up, never imported (a verb without a warehouse starts faster)
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
         first = str(exc).splitlines()[0] if str(exc) else "out of memory"
         return f"{doing} ran out of memory in DuckDB ({first}); {_MEMORY_HINT}"
-    if isinstance(exc, duckdb.IOException):
+    if duckdb is not None and isinstance(exc, duckdb.IOException):
         first = str(exc).splitlines()[0] if str(exc) else "I/O error"
         return (f"{doing} failed to read or write a file: {first}; check that the folder exists, the disk has "
                 "space and the file may be written")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from bundlewise.cli._console import err, out
-from bundlewise.ingest.jobs import IngestResult
-from bundlewise.ingest.stats import WarehouseStats
 from bundlewise.outputs import clean_terminal
+
+if TYPE_CHECKING:  # for the annotations only: rendering loads neither DuckDB nor pandas
+    from bundlewise.ingest.jobs import IngestResult
+    from bundlewise.ingest.stats import WarehouseStats
 
 
 def plain(value: object, width: int | None = None) -> Text:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import importlib
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -20,8 +23,165 @@ EXIT_ERROR = 1
 EXIT_INTERNAL = 70
 
 
+# Every verb, in the order the data flows through them (the order of ``bundlewise --help``): the module that
+# defines it and its one-line help. A verb's module (and what it imports: DuckDB, pandas, torch …) is
+# imported only when that verb runs or shows its own help; tests/cli/test_startup.py checks the help lines
+# against the verbs' docstrings.
+VERBS: dict[str, tuple[str, str]] = {
+    "datasets": ("bundlewise.cli.datasets", "Public datasets bundlewise knows how to load."),
+    "ingest": ("bundlewise.cli.ingest", "Load orders, products or events from CSV/TSV/Parquet/JSONL (gzip too)."),
+    "stats": ("bundlewise.cli.stats", "Row counts, date range, basket sizes, top products and the share of "
+                                      "rejected rows."),
+    "rejects": ("bundlewise.cli.stats", "Show or export rows kept by --on-error quarantine (file, row, column, "
+                                        "value, reason)."),
+    "mine": ("bundlewise.cli.mine", "Exact co-purchase statistics of every product pair (+ frequent itemsets), "
+                                    "stored in the warehouse."),
+    "rules": ("bundlewise.cli.mine", "Association rules X ⇒ {y} with arules semantics, from the warehouse or a "
+                                     "basket file."),
+    "embed": ("bundlewise.cli.text", "Embed every product's text with a pre-trained encoder; re-runs encode only "
+                                     "new or changed texts."),
+    "evaluate": ("bundlewise.cli.evaluate", "Tune every model on validation, score it on test: Recall@10/20, "
+                                            "NDCG@10, MRR, coverage, popularity bias, for warm and cold-start "
+                                            "products, with 95 % bootstrap intervals."),
+    "train": ("bundlewise.cli.pairs", "Train the pair model S_ij on every basket of the warehouse and save a "
+                                      "checkpoint."),
+    "complements": ("bundlewise.cli.pairs", "Best partners of a product (or of a product described only by "
+                                            "--text), with their evidence."),
+    "bundles": ("bundlewise.cli.bundles", "Priced bundles to run: discount, expected attach rates and incremental "
+                                          "margin, evidence and why."),
+    "report": ("bundlewise.cli.bundles", "An HTML report of the bundle plan: portfolio, profit-vs-discount curves, "
+                                         "association graph."),
+    "serve": ("bundlewise.cli.serve", "Serve complements, cart recommendations, bundle offers and the console; "
+                                      "store events."),
+}
+_GROUPS = ("datasets", "ingest")  # verbs with sub-verbs: their module's ``app`` is a Typer
+GLOBAL_PANEL = "Global options (also accepted before the verb)"
+
+# Library messages name parameters (min_support); the CLI user typed flags (--min-support). Names of the
+# invoked command's options are mapped from its own parameters; these are config fields spelled otherwise.
+_FLAG_ALIASES = {"random_state": "--seed", "n_bootstrap": "--bootstrap", "non_product_codes": "--non-product",
+                 "memory_budget": "--memory-budget", "half_life_days": "--half-life-days"}
+_INVOKED: dict[str, Any] = {}  # the leaf command being run (set while its options are parsed)
+
+
+def flag_names(command: Any = None) -> dict[str, str]:
+    """Parameter name → the flag a user types, for ``command`` (a click command) and the config aliases."""
+    names = dict(_FLAG_ALIASES)
+    for param in getattr(command, "params", ()):
+        longs = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+        if longs and param.name and not param.name.startswith("global_"):
+            names[param.name] = longs[0]
+    return names
+
+
+def name_flags(message: str, command: Any = None) -> str:
+    """``message`` with each snake_case parameter name (``min_support``) replaced by its flag (``--min-support``).
+
+    Names already written as flags, followed by ``=`` (a Python keyword hint such as ``(min_support=)``)
+    or without an underscore (ambiguous with English words: since, until, top) are left alone.
+
+    >>> name_flags("random_state is -1; it must be >= 0 (random_state=)")
+    '--seed is -1; it must be >= 0 (random_state=)'
+    """
+    names = {k: v for k, v in flag_names(command).items() if "_" in k}
+    if not names:
+        return message
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+                         + r")(?![\w=])")
+    return pattern.sub(lambda m: names[m.group(1)], message)
+
+
+def _apply_global(ctx: Any, param: Any, value: Any) -> Any:
+    """A root option given after the verb (``bundlewise stats --db x.duckdb``) acts as if given before it."""
+    from typer._click.core import ParameterSource
+
+    _INVOKED["command"] = ctx.command
+    if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+        return value
+    key = param.name.removeprefix("global_")
+    if key == "db":
+        STATE.db = str(value)
+    elif key == "verbose":
+        STATE.verbose = int(value)
+    else:
+        setattr(STATE, key, bool(value))
+    _console.setup_logging(STATE.verbose, STATE.quiet)
+    return value
+
+
+def _with_globals(command: Any, root_params: list[Any]) -> Any:
+    """Adds the root options (but --version) to ``command`` and, for a group, to each of its sub-verbs."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        for sub in subcommands.values():
+            _with_globals(sub, root_params)
+        return command
+    taken = {o for p in command.params for o in getattr(p, "opts", ())}
+    for root_param in root_params:
+        if root_param.name == "version" or taken & set(root_param.opts):
+            continue
+        p = copy.copy(root_param)
+        p.name = f"global_{root_param.name}"
+        p.expose_value = False
+        p.envvar = None  # the variable is read once, by the root
+        p.show_default = False
+        p.callback = _apply_global
+        p.rich_help_panel = GLOBAL_PANEL
+        command.params.append(p)
+    return command
+
+
+def _plain_flags(command: Any) -> Any:
+    """Boolean flags and counters show no ``<bool>`` / ``<int>`` value in --help: they take none."""
+    from typer._click import Context
+
+    help_option = command.get_help_option(Context(command))  # made once per command, cached by it
+    for param in [*getattr(command, "params", ()), *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_bool_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
+    return command
+
+
+def _load_verb(name: str) -> Any:
+    """The click command of verb ``name``, built from its module's Typer definitions."""
+    module = importlib.import_module(VERBS[name][0])
+    holder = typer.Typer(rich_markup_mode="rich", add_completion=False, pretty_exceptions_enable=False)
+    if name in _GROUPS:
+        holder.add_typer(module.app, name=name)
+    else:
+        module.register(holder)
+    return typer.main.get_group(holder).commands[name]
+
+
 class _Group(TyperGroup):
-    """Turns library errors into a clear message and a non-zero exit code, never a traceback."""
+    """Verbs loaded when used; library errors turned into a clear message and an exit code, never a traceback."""
+
+    _listing = False  # True while the root --help lists the verbs: their modules need not be imported
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _plain_flags(self)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(VERBS) + [name for name in self.commands if name not in VERBS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.commands or cmd_name not in VERBS:
+            return self.commands.get(cmd_name)
+        if self._listing:
+            return typer.core.TyperCommand(cmd_name, help=VERBS[cmd_name][1])
+        command = _plain_flags(_with_globals(_load_verb(cmd_name), self.params))
+        self.commands[cmd_name] = command
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -30,7 +190,8 @@ class _Group(TyperGroup):
             raise
         except BundlewiseError as exc:
             err.print("[bold red]error:[/] ", end="")
-            err.print(clean_terminal(str(exc)), markup=False)  # messages quote values from the data
+            message = name_flags(str(exc), _INVOKED.get("command"))
+            err.print(clean_terminal(message), markup=False)  # messages quote values from the data
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             err.print("interrupted; nothing was written by the unfinished step")
@@ -39,8 +200,8 @@ class _Group(TyperGroup):
             if type(exc).__module__.startswith(("typer", "click")):
                 raise  # usage errors: typer prints them itself
             hidden = _failures.user_error(exc)  # a user error that a failing clean-up replaced
-            message = str(hidden) if hidden is not None else _failures.environment_message(
-                exc, getattr(ctx, "invoked_subcommand", None))
+            message = (name_flags(str(hidden), _INVOKED.get("command")) if hidden is not None
+                       else _failures.environment_message(exc, getattr(ctx, "invoked_subcommand", None)))
             if message is not None:  # the user's input or the machine (disk, permissions, memory): not a bug
                 if STATE.debug:
                     traceback.print_exc()
@@ -93,26 +254,8 @@ def root(
     STATE.quiet = quiet
     STATE.debug = debug
     STATE.adopt = adopt
+    STATE.verbose = verbose
     _console.setup_logging(verbose, quiet)
-
-
-def _register() -> None:
-    from bundlewise.cli import datasets, evaluate, ingest, mine, pairs, stats, text
-
-    app.add_typer(ingest.app, name="ingest")
-    app.add_typer(datasets.app, name="datasets")
-    stats.register(app)
-    mine.register(app)
-    text.register(app)
-    evaluate.register(app)
-    pairs.register(app)
-    from bundlewise.cli import bundles as bundles_cli  # noqa: I001 (kept apart: one line per verb group owner)
-    bundles_cli.register(app)
-    from bundlewise.cli import serve as serve_cli  # noqa: I001 (the HTTP service)
-    serve_cli.register(app)
-
-
-_register()
 
 
 def main() -> None:

@@ -10,11 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from bundlewise.bundles.jobs import BundlePlanConfig
+from bundlewise.bundles.portfolio import PortfolioConstraints
+from bundlewise.bundles.pricing import PricingConstraints
 from bundlewise.cli._console import open_warehouse, out, progress
 from bundlewise.cli._render import plain, safe
 from bundlewise.outputs import HTML_SUFFIXES, atomic_write, check_output, clean_terminal, neutralise_frame, write_text
 
 OUTPUT_SUFFIXES = (".csv", ".json")
+# the defaults live in the configs; this module is imported only when `bundles`/`report` runs (the CLI
+# loads verbs on demand), so reading them costs `--help` nothing
+_PLAN, _PRICING, _PORTFOLIO = BundlePlanConfig(), PricingConstraints(), PortfolioConstraints()
 
 MaxDiscount = Annotated[float, typer.Option("--max-discount", help="Largest discount off the regular prices.")]
 MaxBundles = Annotated[int, typer.Option("--max-bundles", help="Bundles in the portfolio at most.")]
@@ -98,22 +104,22 @@ def write_table(plan: Any, path: Path, *, everything: bool) -> int:
 
 
 def bundles_cmd(
-    max_discount: MaxDiscount = 0.3,
-    max_bundles: MaxBundles = 50,
-    per_product: PerProduct = 2,
+    max_discount: MaxDiscount = _PRICING.max_discount,
+    max_bundles: MaxBundles = _PORTFOLIO.max_bundles,
+    per_product: PerProduct = _PORTFOLIO.per_product,
     rules: RulesOpt = None,
     output: Annotated[Path | None, typer.Option("--output", help="Write the plan to FILE.csv or FILE.json.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Write every priced candidate (with 'selected', "
                                                            "'proposed' and 'reason'), not only the portfolio.")]
     = False,
-    min_count: MinCount = 20,
-    margin_floor: MarginFloor = 0.0,
-    price_ending: PriceEnding = None,
-    category_cap: CategoryCap = None,
-    brand_cap: BrandCap = None,
-    max_candidates: MaxCandidates = 200,
-    max_size: MaxSize = 3,
-    seed: Seed = 0,
+    min_count: MinCount = _PLAN.min_count,
+    margin_floor: MarginFloor = _PRICING.margin_floor,
+    price_ending: PriceEnding = _PRICING.price_ending,
+    category_cap: CategoryCap = _PORTFOLIO.category_cap,
+    brand_cap: BrandCap = _PORTFOLIO.brand_cap,
+    max_candidates: MaxCandidates = _PLAN.max_candidates,
+    max_size: MaxSize = _PLAN.max_size,
+    seed: Seed = _PLAN.random_state,
     pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles to print.")] = 20,
     allow_other_data: AllowOtherData = False,
@@ -166,18 +172,18 @@ def bundles_cmd(
 
 def report_cmd(
     output: Annotated[Path, typer.Option("--output", help="The HTML file to write.")] = Path("report.html"),
-    max_discount: MaxDiscount = 0.3,
-    max_bundles: MaxBundles = 50,
-    per_product: PerProduct = 2,
+    max_discount: MaxDiscount = _PRICING.max_discount,
+    max_bundles: MaxBundles = _PORTFOLIO.max_bundles,
+    per_product: PerProduct = _PORTFOLIO.per_product,
     rules: RulesOpt = None,
-    min_count: MinCount = 20,
-    margin_floor: MarginFloor = 0.0,
-    price_ending: PriceEnding = None,
-    category_cap: CategoryCap = None,
-    brand_cap: BrandCap = None,
-    max_candidates: MaxCandidates = 200,
-    max_size: MaxSize = 3,
-    seed: Seed = 0,
+    min_count: MinCount = _PLAN.min_count,
+    margin_floor: MarginFloor = _PRICING.margin_floor,
+    price_ending: PriceEnding = _PRICING.price_ending,
+    category_cap: CategoryCap = _PORTFOLIO.category_cap,
+    brand_cap: BrandCap = _PORTFOLIO.brand_cap,
+    max_candidates: MaxCandidates = _PLAN.max_candidates,
+    max_size: MaxSize = _PLAN.max_size,
+    seed: Seed = _PLAN.random_state,
     pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles whose profit curve is drawn.")] = 6,
     allow_other_data: AllowOtherData = False,

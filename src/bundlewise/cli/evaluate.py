@@ -12,10 +12,11 @@ from rich.table import Table
 from bundlewise.cli._console import STATE, open_warehouse, out, progress
 from bundlewise.config import EvalConfig
 from bundlewise.errors import ConfigError
-from bundlewise.evaluation.tuning import FAMILIES
+from bundlewise.evaluation.tuning import FAMILIES, MAX_CONFIGS
 from bundlewise.ingest.datasets import find_local_copy, get_dataset, load_dataset
 
 DEFAULT_MODELS = ",".join(FAMILIES)
+_EVAL = EvalConfig()  # the option defaults are the config's
 
 
 def dataset_roots() -> list[Path]:
@@ -51,14 +52,19 @@ def evaluate_cmd(
                                                              "$BUNDLEWISE_DATASETS, ./shared/datasets, "
                                                              "../shared/datasets).")] = None,
     models: Annotated[str, typer.Option("--models", help="Comma-separated model families.")] = DEFAULT_MODELS,
-    test_days: Annotated[float, typer.Option("--test-days", help="Test block: the last N days.")] = 28.0,
-    valid_days: Annotated[float, typer.Option("--valid-days", help="Validation block: N days before test.")] = 28.0,
+    test_days: Annotated[float, typer.Option("--test-days", help="Test block: the last N days.")
+                         ] = _EVAL.test_days,
+    valid_days: Annotated[float, typer.Option("--valid-days", help="Validation block: N days before test.")
+                          ] = _EVAL.valid_days,
     cold_fraction: Annotated[float, typer.Option("--cold-fraction", help="Share of later-sold products held out "
-                                                                         "of training as cold-start.")] = 0.1,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    max_configs: Annotated[int, typer.Option("--max-configs", help="Grid points tried per model.")] = 6,
-    max_basket_size: Annotated[int | None, typer.Option("--max-basket-size", help="Leave out larger baskets.")] = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for intervals.")] = 1000,
+                                                                         "of training as cold-start.")
+                             ] = _EVAL.cold_fraction,
+    seed: Annotated[int, typer.Option("--seed")] = _EVAL.seed,
+    max_configs: Annotated[int, typer.Option("--max-configs", help="Grid points tried per model.")] = MAX_CONFIGS,
+    max_basket_size: Annotated[int | None, typer.Option("--max-basket-size", help="Leave out larger baskets.")
+                               ] = _EVAL.max_basket_size,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for intervals.")
+                         ] = _EVAL.n_bootstrap,
     encoder: Annotated[str, typer.Option("--encoder", help="Text encoder: auto | minilm | "
                                                            "multilingual-e5-small.")] = "auto",
     pair_model: Annotated[Path | None, typer.Option(

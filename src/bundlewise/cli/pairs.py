@@ -10,33 +10,37 @@ from rich.table import Table
 
 from bundlewise.cli._console import open_warehouse, out, progress
 from bundlewise.cli._render import plain, safe
+from bundlewise.config import PairModelConfig
 from bundlewise.errors import ConfigError
 
 DEFAULT_MODEL = Path("bundlewise-pair-model")
 ModelOpt = Annotated[Path, typer.Option("--model", help="Pair-model checkpoint folder.")]
 EncoderOpt = Annotated[str, typer.Option("--encoder", help="auto | minilm | multilingual-e5-small")]
+_PAIR = PairModelConfig()  # the defaults of the train options
 AllowOtherData = Annotated[bool, typer.Option("--allow-other-data", help="Use a pair model trained on other data "
                                                                         "than this warehouse's (refused otherwise).")]
 
 
 def train_cmd(
     output: Annotated[Path, typer.Option("--output", help="Checkpoint folder to write.")] = DEFAULT_MODEL,
-    epochs: Annotated[int, typer.Option("--epochs", help="Most passes (early stopping may end sooner).")] = 10,
-    hidden: Annotated[int, typer.Option("--hidden", help="Tower and head width.")] = 128,
+    epochs: Annotated[int, typer.Option("--epochs", help="Most passes (early stopping may end sooner).")
+                      ] = _PAIR.epochs,
+    hidden: Annotated[int, typer.Option("--hidden", help="Tower and head width.")] = _PAIR.hidden,
     volume_weight: Annotated[float, typer.Option("--volume-weight", help="Weight of the sales-volume task "
-                                                                         "(0 = pairs only).")] = 0.3,
-    max_positives: Annotated[int, typer.Option("--max-positives", help="Positive pairs sampled.")] = 300_000,
+                                                                         "(0 = pairs only).")] = _PAIR.volume_weight,
+    max_positives: Annotated[int, typer.Option("--max-positives", help="Positive pairs sampled.")
+                             ] = _PAIR.max_positives,
     half_life_days: Annotated[float | None, typer.Option("--half-life-days", help="Time decay of co-purchase "
-                                                                                  "evidence.")] = None,
+                                                                                  "evidence.")] = _PAIR.half_life_days,
     encoder: EncoderOpt = "auto",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed")] = _PAIR.random_state,
 ) -> None:
     """Train the pair model S_ij on every basket of the warehouse and save a checkpoint."""
     from bundlewise.pairmodel.jobs import train_pair_model
     from bundlewise.text import ProductEncoder
 
-    params = {"epochs": epochs, "hidden": hidden, "volume_weight": volume_weight, "max_positives": max_positives,
-              "half_life_days": half_life_days, "random_state": seed}
+    params = _train_config(epochs=epochs, hidden=hidden, volume_weight=volume_weight, max_positives=max_positives,
+                           half_life_days=half_life_days, random_state=seed)
     from bundlewise.cli._console import STATE
     from bundlewise.pairmodel.io import check_checkpoint_output
 
@@ -48,6 +52,20 @@ def train_cmd(
               f"(encoder {run.encoder_id}) in {m.fit_seconds_:.0f} s")
     out.print(f"best held-out BCE {m.best_loss_:.4f} at epoch {m.best_epoch_} of {len(m.history_)}")
     out.print(f"saved {run.path} · loss curves {run.report}")
+
+
+_FLAGS = {"random_state": "--seed"}
+
+
+def _train_config(**values: object) -> PairModelConfig:
+    """The options as a PairModelConfig; a bad value is an error naming the flag, before any work."""
+    try:
+        return PairModelConfig(**values)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        name = str(exc).split(" ", 1)[0]
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-")) if name in values else None
+        # "epochs is 0; ..." -> "--epochs is 0; ...": the user typed the flag, not the field
+        raise ConfigError(f"{flag}{str(exc)[len(name):]}" if flag else str(exc)) from None
 
 
 def complements_cmd(

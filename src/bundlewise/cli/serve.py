@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bundlewise.cli._console import STATE, err
+from bundlewise.cli._console import STATE, err, open_warehouse
 
 
 def serve_cmd(
@@ -51,6 +51,9 @@ def serve_cmd(
         model=None if model is None else str(model), plan=None if plan is None else str(plan), events=events,
         metric=metric, cors_origins=tuple(cors_origin) if cors_origin else None, access_log=access_log)
     _check_files(settings)
+    # opened (and closed) here first, as every verb opens it: a file that is not a warehouse, a lock held
+    # elsewhere or a schema to migrate is a message and exit 1 before a port is bound, and --adopt applies
+    open_warehouse("write" if settings.events else "read", settings.db).close()
     _access_logging()
     err.print(f"serving {settings.db} on http://{settings.host}:{settings.port} "
               f"(events {'on' if settings.events else 'off: read-only'}; console at /, API docs at /docs)")
@@ -62,17 +65,18 @@ def serve_cmd(
     else:
         from bundlewise.serve import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, opener=_open), **common)
+
+
+def _open(settings: object, read_only: bool) -> object:
+    """The service's warehouse, opened with the CLI's semantics (--adopt, migration before reading)."""
+    return open_warehouse("read" if read_only else "write", settings.db)  # type: ignore[attr-defined]
 
 
 def _check_files(settings: object) -> None:
-    """Refuse before binding a port: a missing warehouse, model or plan is a message, not a traceback later."""
-    from bundlewise.errors import ConfigError, WarehouseError
+    """Refuse before binding a port: a missing model or plan is a message, not a traceback later."""
+    from bundlewise.errors import ConfigError
 
-    db = Path(settings.db)  # type: ignore[attr-defined]
-    if not db.is_file():
-        raise WarehouseError(f"warehouse {str(db)!r} does not exist; load data first ('bundlewise datasets load' or "
-                             "'bundlewise ingest'), or pass --db PATH")
     model = settings.model  # type: ignore[attr-defined]
     if model is not None and not (Path(model) / "model.json").is_file():
         raise ConfigError(f"--model {model}: no pair-model checkpoint there (no model.json); train one with "

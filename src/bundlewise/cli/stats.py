@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from bundlewise.cli._console import open_warehouse, out
 from bundlewise.cli._render import plain, print_stats, safe
 from bundlewise.errors import ConfigError
-from bundlewise.ingest import Warehouse
-from bundlewise.ingest.sqlexpr import lit
-from bundlewise.ingest.stats import warehouse_stats
 from bundlewise.outputs import atomic_write, check_output, count_formula_like, neutralise_frame
 
+if TYPE_CHECKING:
+    from bundlewise.ingest.warehouse import Warehouse
+
 REJECT_SUFFIXES = (".csv", ".parquet")
+
+
+def warehouse_stats(wh: Warehouse, top: int = 10) -> Any:
+    """:func:`bundlewise.ingest.stats.warehouse_stats`, imported when the verb runs (not for --help)."""
+    from bundlewise.ingest.stats import warehouse_stats as compute
+
+    return compute(wh, top=top)
 
 
 def stats(top: Annotated[int, typer.Option("--top", help="How many top products to list.")] = 10) -> None:
@@ -37,6 +42,10 @@ def rejects(
                                                     "again.")] = False,
 ) -> None:
     """Show or export rows kept by --on-error quarantine (file, row, column, value, reason)."""
+    from rich.table import Table
+
+    from bundlewise.ingest.sqlexpr import lit
+
     where = f"WHERE ingest_id = {int(ingest)}" if ingest is not None else ""
     query = ("SELECT ingest_id, source, row_number, column_name, value, reason, raw, resolved_by_ingest "
              f"FROM rejected_rows {where} ORDER BY ingest_id, row_number, column_name")
@@ -114,6 +123,8 @@ def _write_raw(wh: Warehouse, where: str, output: Path) -> list[tuple[Path, str,
     else:
         paths = {(i, k): output.with_name(f"{output.stem}-{i}-{k}{output.suffix}") for i, k in groups}
     _check_not_a_source(wh, list(paths.values()))  # every file checked before any is written
+    import pandas as pd
+
     written = []
     for (ingest_id, kind), rows in groups.items():
         frame = pd.DataFrame(rows)

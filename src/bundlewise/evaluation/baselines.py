@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import zlib
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,12 +24,12 @@ import pandas as pd
 from bundlewise.errors import ConfigError, allowed
 from bundlewise.mining.baskets import Baskets
 from bundlewise.mining.copurchase import RANK_METRICS, CoPurchaseStats
-from bundlewise.recommend import CodeRecommender, catalog_ids
+from bundlewise.recommend import Recommender, catalog_ids
 
 log = logging.getLogger(__name__)
 
 
-class RandomRanker(CodeRecommender):
+class RandomRanker(Recommender):
     """A uniformly random ranking of the catalogue per product (seeded): the floor every model must clear.
 
     Parameters
@@ -45,20 +44,23 @@ class RandomRanker(CodeRecommender):
         self.item_ids_ = catalog_ids(baskets, catalog)
         return self
 
-    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.item_ids_)
         top = np.full((len(codes), k), -1, dtype=np.int64)
         for row, code in enumerate(codes):
             # one stream per (seed, product): the list of a product never depends on the other queries
             rng = np.random.default_rng([self.random_state, zlib.crc32(str(self.item_ids_[code]).encode())])
             perm = rng.permutation(n)
-            perm = perm[perm != code][:k]
+            perm = perm[perm != code]
+            if allowed is not None:
+                perm = perm[allowed[perm]]
+            perm = perm[:k]
             top[row, : len(perm)] = perm
         scores = np.where(top >= 0, -np.arange(k, dtype=np.float64)[None, :], np.nan)
         return top, scores
 
 
-class Popularity(CodeRecommender):
+class Popularity(Recommender):
     """The best sellers of the training baskets, the same for every product (minus the product itself)."""
 
     def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> Popularity:
@@ -71,8 +73,9 @@ class Popularity(CodeRecommender):
         self.order_ = self.order_[counts[self.order_] > 0]
         return self
 
-    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        head = self.order_[: k + 1]
+    def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        order = self.order_ if allowed is None else self.order_[allowed[self.order_]]
+        head = order[: k + 1]
         top = np.full((len(codes), k), -1, dtype=np.int64)
         for row, code in enumerate(codes):
             lst = head[head != code][:k]
@@ -80,7 +83,7 @@ class Popularity(CodeRecommender):
         return top, np.where(top >= 0, self.counts_[np.maximum(top, 0)], np.nan)
 
 
-class CoOccurrence(CodeRecommender):
+class CoOccurrence(Recommender):
     """SAR-style item-to-item co-occurrence from the mining stage's exact counts.
 
     Parameters
@@ -110,22 +113,19 @@ class CoOccurrence(CodeRecommender):
     def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> CoOccurrence:
         if self.metric not in RANK_METRICS:
             raise ConfigError(f"metric is {self.metric!r}; allowed metrics are {allowed(RANK_METRICS)}")
-        ids = catalog_ids(baskets, catalog)
-        self.stats_ = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days,
-                                      max_basket_size=self.max_basket_size).fit(baskets.with_vocabulary(ids))
+        # counted over the same universe, so the stats' codes are this model's codes
+        self.stats_ = CoPurchaseStats(min_count=self.min_count, metric=self.metric,
+                                      half_life_days=self.half_life_days,
+                                      max_basket_size=self.max_basket_size).fit(baskets, catalog)
         self.popularity_ = Popularity().fit(baskets, catalog)
-        self.item_ids_ = ids
+        self.item_ids_ = self.stats_.item_ids_
         return self
 
-    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        ids, scores = self.stats_.recommend(self.item_ids_[codes].tolist(), k=k, metric=self.metric,
-                                            min_count=self.min_count)
-        top = np.full(ids.shape, -1, dtype=np.int64)
-        present = ids != None  # noqa: E711 - elementwise on an object array
-        top[present] = np.searchsorted(self.item_ids_.astype(str), ids[present].astype(str))
-        scores = np.where(present, scores, np.nan)
+    def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        top, scores = self.stats_._rank(codes, k, allowed)
+        present = top >= 0
         if self.backfill:
-            pop_top, _ = self.popularity_._rank(codes, k + k)
+            pop_top, _ = self.popularity_._rank(codes, k + k, allowed)
             floor = np.nanmin(scores, axis=1, initial=0.0) if scores.size else np.zeros(len(codes))
             for row in range(len(codes)):
                 n_have = int(present[row].sum())
@@ -137,7 +137,3 @@ class CoOccurrence(CodeRecommender):
                 # below every real partner, in popularity order
                 scores[row, n_have: n_have + len(extra)] = floor[row] - 1.0 - np.arange(len(extra)) / (k + 1)
         return top, scores
-
-    def get_params(self) -> dict[str, Any]:
-        return {"metric": self.metric, "min_count": self.min_count, "half_life_days": self.half_life_days,
-                "backfill": self.backfill, "max_basket_size": self.max_basket_size}

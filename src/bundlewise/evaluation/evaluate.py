@@ -193,7 +193,7 @@ def evaluate(model: Any, split: EvalSplit, part: str = "test", *, name: str | No
     fit_seconds = 0.0
     if fit:
         t0 = time.perf_counter()
-        _fit(model, split.fit_data(part), split.catalog_for(part))
+        model.fit(split.fit_data(part), catalog=split.catalog_for(part))
         fit_seconds = time.perf_counter() - t0
     target = split.target(part)
     item_ids = target.item_ids
@@ -225,12 +225,3 @@ def evaluate(model: Any, split: EvalSplit, part: str = "test", *, name: str | No
     return EvalResult(name or type(model).__name__, part, metrics,
                       pd.DataFrame(curve, columns=["group", "k", "recall"]), fit_seconds, recommend_seconds,
                       dict(params or {}))
-
-
-def _fit(model: Any, baskets: Baskets, catalog: pd.DataFrame) -> None:
-    try:
-        model.fit(baskets, catalog=catalog)
-    except TypeError as exc:  # estimators of the mining stage take baskets only
-        if "catalog" not in str(exc):
-            raise
-        model.fit(baskets)

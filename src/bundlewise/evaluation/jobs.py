@@ -11,7 +11,7 @@ from bundlewise.config import EvalConfig
 from bundlewise.errors import ConfigError, allowed
 from bundlewise.evaluation.report import write_report
 from bundlewise.evaluation.split import temporal_split
-from bundlewise.evaluation.tuning import BenchmarkResult, Family, families, tune_and_test
+from bundlewise.evaluation.tuning import MAX_CONFIGS, BenchmarkResult, Family, families, tune_and_test
 from bundlewise.ingest.catalog import load_catalog
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.mining.source import load_baskets
@@ -31,7 +31,7 @@ class EvaluationRun:
 
 
 def run_evaluation(wh: Warehouse, config: EvalConfig, models: list[str], out_dir: str | Path, *,
-                   title: str = "bundlewise evaluation", max_configs: int = 8, encoder: Any = None,
+                   title: str = "bundlewise evaluation", max_configs: int = MAX_CONFIGS, encoder: Any = None,
                    extra_models: dict[str, Family] | None = None, progress: Progress = NULL_PROGRESS
                    ) -> EvaluationRun:
     """Evaluate the named baselines (and ``extra_models``) on the warehouse's baskets.

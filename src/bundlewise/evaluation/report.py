@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.evaluation.tuning import BenchmarkResult
-from bundlewise.report import HtmlReport
+from bundlewise.report import HtmlReport, pyplot
 
 HEADLINE = ("recall@10", "recall@20", "ndcg@10", "mrr", "coverage@10", "popularity@10")
 
@@ -66,11 +66,7 @@ def to_json(bench: BenchmarkResult, extra: dict[str, Any] | None = None) -> dict
 
 
 def _bars(table: pd.DataFrame, metric: str) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     models = list(dict.fromkeys(table.model))
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.38
@@ -90,8 +86,7 @@ def _bars(table: pd.DataFrame, metric: str) -> Any:
 
 
 def _curves(bench: BenchmarkResult) -> Any:
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
     for ax, group in zip(axes, ("warm", "cold"), strict=True):
         for res in bench.results:

@@ -96,7 +96,8 @@ class EvalSplit:
 def concat_baskets(a: Baskets, b: Baskets) -> Baskets:
     """Baskets of ``a`` then ``b`` (same vocabulary)."""
     if not np.array_equal(a.item_ids, b.item_ids):
-        raise ValueError("concatenated baskets must share one vocabulary")
+        raise ConfigError(f"concatenated baskets must share one vocabulary (got {len(a.item_ids):,} and "
+                          f"{len(b.item_ids):,} products); re-express both with Baskets.with_vocabulary(union) first")
     indptr = np.concatenate([a.indptr, b.indptr[1:] + a.indptr[-1]])
     ids = None if a.basket_ids is None or b.basket_ids is None else np.concatenate([a.basket_ids, b.basket_ids])
     ts = None if a.timestamps is None or b.timestamps is None else np.concatenate([a.timestamps, b.timestamps])

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bundlewise.config import TUNING_METRIC
 from bundlewise.errors import ConfigError, allowed
 from bundlewise.evaluation.baselines import CoOccurrence, Popularity, RandomRanker
 from bundlewise.evaluation.evaluate import EvalResult, evaluate
@@ -32,6 +33,9 @@ from bundlewise.evaluation.vector_baselines import ALSItemSimilarity, Item2Vec, 
 from bundlewise.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
+
+# grid points sampled per family: the one default of the library, the CLI and bench_eval
+MAX_CONFIGS = 6
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class BenchmarkResult:
         return pd.DataFrame(rows)
 
 
-def tune_and_test(split: EvalSplit, models: dict[str, Family], *, max_configs: int = 8,
+def tune_and_test(split: EvalSplit, models: dict[str, Family], *, max_configs: int = MAX_CONFIGS,
                   progress: Progress = NULL_PROGRESS) -> BenchmarkResult:
     """Tune each family on validation, then score the winner on test.
 
@@ -141,9 +145,9 @@ def tune_and_test(split: EvalSplit, models: dict[str, Family], *, max_configs: i
                 for params in configs:
                     t0 = time.perf_counter()
                     res = evaluate(fam.factory(**params), split, "valid", name=name, bootstrap=False, params=params)
-                    value = res.value("recall@10", fam.objective_group)
+                    value = res.value(TUNING_METRIC, fam.objective_group)  # EvalConfig guarantees ks holds its k
                     tuning.append(TuningRecord(name, params, value, time.perf_counter() - t0))
-                    log.info("tune %s %s: valid %s recall@10 %.4f", name, params, fam.objective_group, value)
+                    log.info("tune %s %s: valid %s %s %.4f", name, params, fam.objective_group, TUNING_METRIC, value)
                     if value > best_value:
                         best, best_value = params, value
                     task.advance()

@@ -11,6 +11,8 @@ Examples
 ...                                   np.array([0.2, 0.9])]})
 >>> TextCosine().fit(b, cat).recommend(["tea"], k=1)[0].tolist()
 [['milk']]
+
+``normalize_rows`` and ``catalog_vectors`` live in :mod:`bundlewise.vectors` (re-exported here).
 """
 
 from __future__ import annotations
@@ -24,32 +26,23 @@ import pandas as pd
 
 from bundlewise.errors import ConfigError
 from bundlewise.mining.baskets import Baskets
-from bundlewise.recommend import CodeRecommender, catalog_ids, top_k_rows
+from bundlewise.recommend import Recommender, catalog_ids
+from bundlewise.vectors import catalog_vectors, cosine_top_k, normalize_rows
 
 log = logging.getLogger(__name__)
 
 
-def normalize_rows(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-
-
-class DenseRecommender(CodeRecommender):
+class DenseRecommender(Recommender):
     """Cosine top-k over ``vectors_`` (rows of products with ``has_vector_``), in query batches."""
 
     batch_size = 1024
 
-    def _rank(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        top = np.full((len(codes), k), -1, dtype=np.int64)
-        out = np.full((len(codes), k), np.nan)
-        blocked = ~self.has_vector_
-        for s in range(0, len(codes), self.batch_size):
-            q = codes[s: s + self.batch_size]
-            scores = (self.vectors_[q] @ self.vectors_.T).astype(np.float64)
-            scores[:, blocked] = -np.inf
-            scores[np.arange(len(q)), q] = -np.inf
-            scores[~self.has_vector_[q]] = -np.inf  # a product without a vector has no partners
-            top[s: s + len(q)], out[s: s + len(q)] = top_k_rows(scores, k)
+    def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        usable = self.has_vector_ if allowed is None else self.has_vector_ & allowed
+        top, out = cosine_top_k(self.vectors_[codes], self.vectors_, k, allowed=usable, exclude=codes,
+                                batch_size=self.batch_size)
+        blind = ~self.has_vector_[codes]  # a product without a vector has no partners
+        top[blind], out[blind] = -1, np.nan
         return top, out
 
 
@@ -187,13 +180,3 @@ class TextCosine(DenseRecommender):
         full[pos], has[pos] = vectors, True
         self.item_ids_, self.vectors_, self.has_vector_ = ids, normalize_rows(full), has
         return self
-
-
-def catalog_vectors(catalog: pd.DataFrame, encoder: Any = None) -> np.ndarray:
-    """The catalogue's ``embedding`` column as a matrix, or its texts encoded now."""
-    if "embedding" in catalog:
-        return np.stack(catalog["embedding"].to_numpy()).astype(np.float32)
-    from bundlewise.text import ProductEncoder, product_texts
-
-    enc = encoder if encoder is not None else ProductEncoder()
-    return enc.encode(product_texts(catalog))

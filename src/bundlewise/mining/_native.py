@@ -13,7 +13,7 @@ from importlib import util
 
 import numpy as np
 
-from bundlewise.errors import BundlewiseError
+from bundlewise.errors import BundlewiseError, ResourceLimitError
 
 _i64 = ctypes.c_int64
 _i32 = ctypes.c_int32
@@ -87,7 +87,8 @@ def pair_counts(
     w_in = None if weights is None else _arr(weights, np.float64)
     n_baskets = len(indptr) - 1
     if n_baskets >= 2**31 - 1:
-        raise ValueError("more than 2^31 baskets: split them and use partial_fit")
+        raise ResourceLimitError(f"{n_baskets:,} baskets is more than the 2^31 - 1 one pass can count; split them "
+                                 "and use partial_fit")
     handle = _lib().bw_pair_count(_p(indptr), _p(indices), n_baskets, int(n_items), _p(w_in),
                                   int(max(min_count, 1)), int(n_threads or default_threads()))
     if not handle:

@@ -98,7 +98,9 @@ class Baskets:
         item_ids = np.asarray(item_ids, dtype=object)
         remap = np.searchsorted(item_ids, self.item_ids).astype(np.int32)
         if len(self.item_ids) and not np.array_equal(item_ids[remap], self.item_ids):
-            raise ValueError("the new vocabulary must contain every item of these baskets")
+            missing = sorted(set(self.item_ids.tolist()) - set(item_ids.tolist()))
+            raise ConfigError(f"the new vocabulary must contain every item of these baskets; it lacks "
+                              f"{len(missing):,}, e.g. {missing[:5]}")
         # The map is increasing, so rows stay sorted.
         return Baskets(self.indptr, remap[self.indices], item_ids, self.basket_ids, self.timestamps, dict(self.meta))
 

@@ -13,27 +13,38 @@ Examples
 >>> stats = CoPurchaseStats(min_count=1).fit(baskets).pair_stats()
 >>> stats[["item_a", "item_b", "n_ab", "lift"]].round(3).values.tolist()
 [['jam', 'milk', 1, 1.0], ['jam', 'tea', 1, 0.667], ['milk', 'tea', 2, 1.333]]
+
+As a recommender the ranking metric is a parameter; :meth:`CoPurchaseStats.with_metric` ranks the
+same counts by another one without counting again:
+
+>>> model = CoPurchaseStats(min_count=1, metric="count").fit(baskets)
+>>> model.recommend(["tea"], k=2)[0].tolist()
+[['milk', 'jam']]
+>>> model.with_metric("confidence").recommend(["jam"], k=2)[1].round(2).tolist()
+[[0.5, 0.5]]
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bundlewise.errors import ConfigError, NotFittedError, UnknownProductError, allowed
+from bundlewise.errors import ConfigError, allowed
 from bundlewise.mining import _native, guards, metrics
 from bundlewise.mining._validate import check_int, check_positive
 from bundlewise.mining.baskets import Baskets, decay_weights
+from bundlewise.recommend import Recommender, catalog_ids
 
 log = logging.getLogger(__name__)
 
 RANK_METRICS = ("lift", "shrunk_lift", "confidence", "npmi", "jaccard", "cosine", "leverage", "count")
 
 
-class CoPurchaseStats:
+class CoPurchaseStats(Recommender):
     """Co-purchase statistics for every product pair seen together in >= ``min_count`` baskets.
 
     Parameters
@@ -59,11 +70,16 @@ class CoPurchaseStats:
         limit). Estimated from the basket sizes before any work; beyond it
         :class:`~bundlewise.errors.ResourceLimitError` says which ``max_basket_size`` (or
         ``min_count``) fits and what it drops.
+    metric : str
+        How :meth:`recommend` ranks partners: one of ``lift``, ``shrunk_lift``, ``confidence``
+        (P(partner | product), directional), ``npmi``, ``jaccard``, ``cosine``, ``leverage``,
+        ``count``. Pairs seen in fewer than ``min_count`` baskets are never recommended.
     """
 
     def __init__(self, min_count: int = 2, half_life_days: float | None = None, max_basket_size: int | None = None,
                  prior: float = 5.0, reference_time: Any = None, n_threads: int | None = None,
-                 memory_budget: int | None = guards.DEFAULT_MEMORY_BUDGET):
+                 memory_budget: int | None = guards.DEFAULT_MEMORY_BUDGET, metric: str = "lift"):
+        self.metric = metric
         self.min_count = min_count
         self.half_life_days = half_life_days
         self.max_basket_size = max_basket_size
@@ -80,14 +96,21 @@ class CoPurchaseStats:
         check_positive("prior", self.prior)
         check_int("n_threads", self.n_threads, 1, none_ok=True)
         guards.check_memory_budget("memory_budget", self.memory_budget)
+        _check_metric(self.metric)
 
     def _check_memory(self, baskets: Baskets, extra_bytes: int = 0) -> None:
         guards.check_pair_memory(baskets, self.memory_budget, weighted=self.half_life_days is not None,
                                  n_threads=self.n_threads or _native.default_threads(), extra_bytes=extra_bytes)
 
-    def fit(self, baskets: Baskets) -> CoPurchaseStats:
-        """Count every item and item pair of ``baskets``."""
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> CoPurchaseStats:
+        """Count every item and item pair of ``baskets``.
+
+        ``catalog`` (a ``product_id`` column), when given, widens the vocabulary: its products that
+        never sold are known, with no partners, instead of unknown.
+        """
         self._check_params()
+        if catalog is not None:
+            baskets = baskets.with_vocabulary(catalog_ids(baskets, catalog))
         baskets, n_dropped = baskets.cap_size(self.max_basket_size)
         self._check_memory(baskets)
         weights, ref = self._weights(baskets, None)
@@ -104,7 +127,7 @@ class CoPurchaseStats:
                                          1, self.n_threads)
         self.pair_a_, self.pair_b_, self.pair_n_ = a, b, n
         self.pair_w_ = w  # summed decay weights; None without decay (the counts are the weights)
-        self._neighbors = None
+        self.reindex()
         log.info("counted %d item pairs over %d baskets (%d dropped by the size cap)", len(a), self.n_baskets_,
                  n_dropped)
         return self
@@ -157,7 +180,7 @@ class CoPurchaseStats:
         self.total_weight_ = self.total_weight_ * scale + (float(weights.sum()) if weights is not None
                                                            else float(new.n_baskets))
         self.reference_time_ = ref
-        self._neighbors = None
+        self.reindex()
         return self
 
     def _weights(self, baskets: Baskets, previous_ref: Any) -> tuple[np.ndarray | None, Any]:
@@ -174,10 +197,6 @@ class CoPurchaseStats:
         return decay_weights(baskets.timestamps, self.half_life_days, reference)
 
     # -- results ---------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "item_ids_"):
-            raise NotFittedError("this CoPurchaseStats is not fitted yet; call fit() first")
-
     def pair_stats(self, min_count: int | None = None) -> pd.DataFrame:
         """Every pair seen in >= ``min_count`` baskets (default: the estimator's) with all metrics.
 
@@ -216,54 +235,50 @@ class CoPurchaseStats:
             "p_value": p, "neg_log10_p": -log_p / np.log(10.0), "q_value": metrics.bh_q_values(p, family),
         })
 
-    def recommend(self, item_ids: Any, k: int = 10, metric: str = "lift",
-                  min_count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best partners of each product.
+    def with_metric(self, metric: str, min_count: int | None = None) -> CoPurchaseStats:
+        """The same fitted counts ranked by ``metric`` (and ``min_count``): a fitted copy, no recount.
 
-        Parameters
-        ----------
-        item_ids : str or sequence of str
-        k : int
-        metric : str
-            One of ``lift``, ``shrunk_lift``, ``confidence`` (P(partner | item)), ``npmi``,
-            ``jaccard``, ``cosine``, ``leverage``, ``count``.
-        min_count : int, optional
-            Ignore pairs seen in fewer baskets (default: the estimator's ``min_count``).
-
-        Returns
-        -------
-        ids : object array, shape (n, k)
-            Partner ids, best first; ``None`` where fewer than k partners exist.
-        scores : float array, shape (n, k)
-            Their scores; NaN where padded.
+        The copy shares the count arrays with ``self`` (read-only: a :meth:`partial_fit` of either
+        replaces its own arrays and leaves the other as it was). Returns ``self`` when nothing changes.
         """
         self._check_fitted()
-        if metric not in RANK_METRICS:
-            raise ConfigError(f"metric is {metric!r}; allowed metrics are {allowed(RANK_METRICS)}")
-        check_int("k", k, 1)
-        queries = [item_ids] if isinstance(item_ids, str) else list(item_ids)
-        indptr, partners, scores = self._neighbor_index(metric, self.min_count if min_count is None else min_count)
-        out_ids = np.full((len(queries), k), None, dtype=object)
-        out_scores = np.full((len(queries), k), np.nan)
-        codes = np.searchsorted(self.item_ids_.astype(str), np.asarray(queries, dtype=str))
-        for row, (q, code) in enumerate(zip(queries, codes, strict=True)):
-            if code >= len(self.item_ids_) or self.item_ids_[code] != q:
-                raise UnknownProductError(f"product {q!r} is not in the fitted baskets; "
-                                          f"{len(self.item_ids_):,} products are known")
+        min_count = self.min_count if min_count is None else min_count
+        _check_metric(metric)
+        check_int("min_count", min_count, 1)
+        if metric == self.metric and min_count == self.min_count and getattr(self, "_index", None) is not None:
+            return self
+        other = copy.copy(self)
+        other.metric, other.min_count = metric, min_count
+        other.reindex()
+        return other
+
+    def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        index = getattr(self, "_index", None)  # set by fit; rebuilt (not stored) for hand-assembled stats
+        indptr, partners, scores = index if index is not None else self._neighbor_index()
+        top = np.full((len(codes), k), -1, dtype=np.int64)
+        out = np.full((len(codes), k), np.nan)
+        for row, code in enumerate(codes):
             s, e = indptr[code], indptr[code + 1]
-            top = s + np.lexsort((partners[s:e], -scores[s:e]))[:k]
-            out_ids[row, : len(top)] = self.item_ids_[partners[top]]
-            out_scores[row, : len(top)] = scores[top]
-        return out_ids, out_scores
+            p, sc = partners[s:e], scores[s:e]
+            if allowed is not None:
+                keep = allowed[p]
+                p, sc = p[keep], sc[keep]
+            best = np.lexsort((p, -sc))[:k]
+            top[row, : len(best)] = p[best]
+            out[row, : len(best)] = sc[best]
+        return top, out
 
     def _pair_weights(self, keep: np.ndarray) -> np.ndarray:
         return self.pair_w_[keep] if self.pair_w_ is not None else self.pair_n_[keep].astype(np.float64)
 
-    def _neighbor_index(self, metric: str, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        key = (metric, min_count)
-        if self._neighbors is not None and self._neighbors[0] == key:
-            return self._neighbors[1]
-        keep = self.pair_n_ >= min_count
+    def reindex(self) -> None:
+        """Rebuild the partner lists :meth:`recommend` reads (after fitted arrays were set by hand)."""
+        self._index = self._neighbor_index()
+
+    def _neighbor_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each product's partners and their scores by ``metric`` (CSR by query code), pairs >= ``min_count``."""
+        metric = self.metric
+        keep = self.pair_n_ >= self.min_count
         a, b = self.pair_a_[keep], self.pair_b_[keep]
         n_ab, wab = self.pair_n_[keep], self._pair_weights(keep)
         wa, wb, wn = self.item_weights_[a], self.item_weights_[b], self.total_weight_
@@ -277,9 +292,12 @@ class CoPurchaseStats:
         order = np.argsort(query, kind="stable")
         indptr = np.zeros(len(self.item_ids_) + 1, dtype=np.int64)
         np.cumsum(np.bincount(query, minlength=len(self.item_ids_)), out=indptr[1:])
-        index = (indptr, partner[order], score[order])
-        self._neighbors = (key, index)
-        return index
+        return indptr, partner[order], score[order]
+
+
+def _check_metric(metric: object) -> None:
+    if metric not in RANK_METRICS:
+        raise ConfigError(f"metric is {metric!r}; allowed metrics are {allowed(RANK_METRICS)}")
 
 
 def _symmetric_score(metric: str, n_ab: np.ndarray, wab: np.ndarray, wa: np.ndarray, wb: np.ndarray, wn: float,

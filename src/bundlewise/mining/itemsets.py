@@ -21,16 +21,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from bundlewise.errors import ConfigError, ResourceLimitError
 from bundlewise.mining import _native, guards
 from bundlewise.mining._validate import check_fraction, check_int
 from bundlewise.mining.baskets import Baskets
 from bundlewise.progress import NULL_PROGRESS, Progress
+
+if TYPE_CHECKING:  # pandas only for to_frame: mining a basket file loads none
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class Itemsets:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per itemset: ``itemset`` (tuple of ids), ``length``, ``count``, ``support``."""
+        import pandas as pd
+
         frames = []
         for rows, counts in self.levels:
             ids = self.item_ids[rows]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bundlewise.errors import ConfigError
 from bundlewise.mining import _native
 
 ArrayLike = np.ndarray | float | int
@@ -132,7 +133,8 @@ def bh_q_values(p_values: ArrayLike, n_tests: int | None = None) -> np.ndarray:
     p = _f(p_values).ravel()
     m = len(p) if n_tests is None else int(n_tests)
     if m < len(p):
-        raise ValueError(f"n_tests ({m}) is smaller than the number of p-values ({len(p)})")
+        raise ConfigError(f"n_tests is {m}, smaller than the number of p-values ({len(p)}); it must be >= {len(p)} "
+                          "(the size of the whole family of tests) or None")
     if len(p) == 0:
         return p.copy()
     order = np.argsort(p, kind="stable")

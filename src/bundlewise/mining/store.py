@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.mining.itemsets import Itemsets
 from bundlewise.outputs import atomic_write, check_output, neutralise_frame
+
+if TYPE_CHECKING:  # DuckDB is loaded by whoever opens a warehouse, not by mining a basket file
+    from bundlewise.ingest.warehouse import Warehouse
 
 PAIR_COLUMNS = ["product_a", "product_b", "n_ab", "n_a", "n_b", "support", "confidence_ab", "confidence_ba", "lift",
                 "leverage", "conviction_ab", "conviction_ba", "jaccard", "cosine", "npmi", "shrunk_lift", "p_value",

@@ -66,8 +66,8 @@ def model_complements(model: Any, product_id: str, k: int, *, exclude: Collectio
 
     titles = titles or {}
     drop = set(exclude) | {str(product_id)}
-    ids, _ = model.recommend([str(product_id)], k=k + len(drop))
-    partners = [str(p) for p in ids[0] if p is not None and str(p) not in drop][:k]
+    ids, _ = model.recommend([str(product_id)], k=k, filter_items=sorted(drop))
+    partners = [str(p) for p in ids[0] if p is not None]
     if not partners:
         return []
     expl = explain_pairs(model, [str(product_id)] * len(partners), partners,

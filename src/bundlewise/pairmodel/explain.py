@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bundlewise.mining import metrics
-from bundlewise.pairmodel.features import EVIDENCE_COLUMNS, PAIR_FEATURES
+from bundlewise.pairmodel.features import EVIDENCE_COLUMNS, PAIR_FEATURES, feature_columns
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,9 @@ def _integrated_gradients(model: Any, i: np.ndarray, j: np.ndarray, steps: int) 
     groups = {
         GROUPS[0]: a[0].sum(1), GROUPS[1]: a[3].sum(1), GROUPS[2]: a[1].sum(1) + a[4].sum(1),
         GROUPS[3]: a[2].sum(1) + a[5].sum(1), GROUPS[4]: pair[:, list(EVIDENCE_COLUMNS)].sum(1),
-        GROUPS[5]: pair[:, 6], GROUPS[6]: pair[:, [5, 11]].sum(1), GROUPS[7]: pair[:, [8, 9]].sum(1),
+        GROUPS[5]: pair[:, feature_columns("text_cos")].sum(1),
+        GROUPS[6]: pair[:, feature_columns("log_count_j", "log_count_j_recent")].sum(1),
+        GROUPS[7]: pair[:, feature_columns("nbr_conf", "nbr_log_n")].sum(1),
     }
     return [{g: float(v[k]) for g, v in groups.items()} for k in range(len(i))]
 

@@ -28,7 +28,19 @@ from bundlewise.mining.copurchase import CoPurchaseStats
 
 PAIR_FEATURES = ("log_n_ij", "conf_ij", "conf_ji", "log_shrunk_lift", "log_count_i", "log_count_j", "text_cos",
                  "has_pair", "nbr_conf", "nbr_log_n", "conf_ij_recent", "log_count_j_recent")
-EVIDENCE_COLUMNS = (0, 1, 2, 3, 4, 7, 10)  # what a cold-start query lacks
+# what a cold-start query lacks, by name: the positions follow PAIR_FEATURES, so reordering it cannot feed the
+# wrong columns to the cold-start dropout or to the "co-purchase evidence" attribution
+EVIDENCE_FEATURES = ("log_n_ij", "conf_ij", "conf_ji", "log_shrunk_lift", "log_count_i", "has_pair", "conf_ij_recent")
+EVIDENCE_COLUMNS = tuple(PAIR_FEATURES.index(name) for name in EVIDENCE_FEATURES)
+
+
+def feature_columns(*names: str) -> list[int]:
+    """Positions of the named :data:`PAIR_FEATURES` columns.
+
+    >>> feature_columns("text_cos", "has_pair")
+    [6, 7]
+    """
+    return [PAIR_FEATURES.index(n) for n in names]
 N_CATEGORY_BUCKETS = 1024
 
 
@@ -65,7 +77,7 @@ class PairTable:
 def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.ndarray,
                   known: np.ndarray | None = None, neighbours: tuple[np.ndarray, np.ndarray] | None = None,
                   recent: PairTable | None = None) -> np.ndarray:
-    """The :data:`PAIR_FEATURES` of ordered pairs ``i → j`` as float32, shape (n, 12).
+    """The :data:`PAIR_FEATURES` of ordered pairs ``i → j`` as float32, shape (n, len(PAIR_FEATURES)).
 
     ``recent`` is the same evidence with a short half-life (what sells together *now*: seasons,
     launches); without it the recent columns repeat the plain ones.
@@ -94,9 +106,12 @@ def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.nd
         conf_recent = np.where(ri > 0, rij / np.maximum(ri, 1e-12), 0.0)
     else:
         conf_recent, rj = conf_ij, wj
-    out = np.stack([np.log1p(wij), conf_ij, conf_ji, np.log(lift), np.log1p(wi), np.log1p(wj), cos,
-                    (wij > 0).astype(np.float64), nbr_conf, np.log1p(nbr_n), conf_recent, np.log1p(rj)], axis=1)
-    return out.astype(np.float32)
+    columns = {"log_n_ij": np.log1p(wij), "conf_ij": conf_ij, "conf_ji": conf_ji, "log_shrunk_lift": np.log(lift),
+               "log_count_i": np.log1p(wi), "log_count_j": np.log1p(wj), "text_cos": cos,
+               "has_pair": (wij > 0).astype(np.float64), "nbr_conf": nbr_conf, "nbr_log_n": np.log1p(nbr_n),
+               "conf_ij_recent": conf_recent, "log_count_j_recent": np.log1p(rj)}
+    # stacked by name in PAIR_FEATURES order: the order lives in one place
+    return np.stack([columns[name] for name in PAIR_FEATURES], axis=1).astype(np.float32)
 
 
 def neighbour_evidence(table: PairTable, j: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray] | None
@@ -118,11 +133,13 @@ def text_only_features(table: PairTable, query_vectors: np.ndarray, j: np.ndarra
                        neighbours: tuple[np.ndarray, np.ndarray], recent: PairTable | None = None) -> np.ndarray:
     """Features of ``text → j`` for a product that exists only as text: no evidence of its own."""
     feats = np.zeros((len(j), len(PAIR_FEATURES)), dtype=np.float32)
-    feats[:, 5] = np.log1p(table.item_weights[j])
-    feats[:, 6] = np.einsum("nd,nd->n", query_vectors, vectors[j])
     nbr_conf, nbr_n = neighbour_evidence(table, j, neighbours)
-    feats[:, 8], feats[:, 9] = nbr_conf, np.log1p(nbr_n)
-    feats[:, 11] = np.log1p((recent or table).item_weights[j])
+    columns = {"log_count_j": np.log1p(table.item_weights[j]),
+               "text_cos": np.einsum("nd,nd->n", query_vectors, vectors[j]),
+               "nbr_conf": nbr_conf, "nbr_log_n": np.log1p(nbr_n),
+               "log_count_j_recent": np.log1p((recent or table).item_weights[j])}
+    for name, values in columns.items():  # the rest (the query's own evidence) stays 0
+        feats[:, PAIR_FEATURES.index(name)] = values
     return feats
 
 
@@ -130,19 +147,10 @@ def text_neighbours(vectors: np.ndarray, query_vectors: np.ndarray, allowed: np.
                     exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``m`` nearest allowed products of each query vector and their weights (positive cosine,
     normalised to sum 1); ``exclude[k]`` (a code or -1) is never its own neighbour."""
-    from bundlewise.recommend import top_k_rows
+    from bundlewise.vectors import cosine_top_k
 
-    codes = np.full((len(query_vectors), m), -1, dtype=np.int64)
-    sims = np.zeros((len(query_vectors), m))
-    for s in range(0, len(query_vectors), 1024):
-        sc = (query_vectors[s: s + 1024] @ vectors.T).astype(np.float64)
-        sc[:, ~allowed] = -np.inf
-        if exclude is not None:
-            ex = exclude[s: s + 1024]
-            rows = np.flatnonzero(ex >= 0)
-            sc[rows, ex[rows]] = -np.inf
-        c, v = top_k_rows(sc, m)
-        codes[s: s + 1024], sims[s: s + 1024] = c, np.nan_to_num(v, nan=0.0)
+    codes, sims = cosine_top_k(query_vectors, vectors, m, allowed=allowed, exclude=exclude)
+    sims = np.nan_to_num(sims, nan=0.0)
     w = np.clip(sims, 0.0, None) * (codes >= 0)
     total = w.sum(axis=1, keepdims=True)
     return codes, np.where(total > 0, w / np.maximum(total, 1e-12), 0.0)

@@ -290,7 +290,7 @@ def load_pair_model(path: str | Path, *, warehouse: Any = None, allow_other_data
     model.recent_table_ = (PairTable(arrays["recent_keys"], arrays["recent_weights"], arrays["recent_item_weights"],
                                      float(arrays["recent_total"][0]), n) if "recent_keys" in arrays else None)
     # the candidate generator's co-purchase index, rebuilt from the stored pair counts
-    stats = CoPurchaseStats(min_count=1)
+    stats = CoPurchaseStats(min_count=1, metric="confidence")
     stats.item_ids_ = model.item_ids_
     stats.n_baskets_ = int(round(float(arrays["total_weight"][0])))
     stats.item_counts_ = model.item_counts_
@@ -300,7 +300,7 @@ def load_pair_model(path: str | Path, *, warehouse: Any = None, allow_other_data
     stats.pair_b_ = (arrays["pair_keys"] % n).astype(np.int32)
     stats.pair_w_ = arrays["pair_weights"]
     stats.pair_n_ = np.maximum(np.rint(arrays["pair_weights"]), 1).astype(np.int32)  # decayed weights: keep >= 1
-    stats._neighbors = None
+    stats.reindex()
     model.stats_ = stats
     model.device_ = "cuda" if torch.cuda.is_available() and model.device != "cpu" else "cpu"
     net = PairNet(meta["d_text"], hidden=meta["params"]["hidden"])

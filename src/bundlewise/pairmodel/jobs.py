@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bundlewise.config import PairModelConfig
 from bundlewise.ingest.catalog import load_catalog
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.mining.source import load_baskets
@@ -28,7 +30,7 @@ class TrainingRun:
     report: Path
 
 
-def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, Any] | None = None,
+def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: PairModelConfig | Mapping[str, Any] | None = None,
                      encoder: Any = None, progress: Progress = NULL_PROGRESS) -> TrainingRun:
     """Fit a :class:`~bundlewise.pairmodel.model.PairModel` on every basket of the warehouse and save it.
 
@@ -36,12 +38,17 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, A
     embeddings come from the warehouse's cache. Writes the checkpoint folder plus
     ``training.html`` (loss curves) and ``metrics.json`` inside it; TensorBoard logs too when
     ``torch.utils.tensorboard`` is importable.
+
+    ``params`` is a :class:`~bundlewise.config.PairModelConfig` or a dict of its keys (validated
+    through it, so an unknown key or a bad value is a :class:`~bundlewise.errors.ConfigError`
+    before anything is read); None = the defaults.
     """
     import json
 
     from bundlewise.pairmodel.io import check_checkpoint_output, save_pair_model, warehouse_fingerprint
     from bundlewise.pairmodel.model import PairModel, check_order_times
 
+    config = params if isinstance(params, PairModelConfig) else PairModelConfig.from_dict(params or {})
     # refuse a folder we may not replace before minutes of training, not after
     out_path = check_checkpoint_output(out_path, warehouse=wh.path)
     if encoder is None:
@@ -52,7 +59,7 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, A
     check_order_times(baskets)  # before minutes of text encoding
     fingerprint = warehouse_fingerprint(wh)
     catalog, encoder_id = with_embeddings(wh, load_catalog(wh), encoder, progress)
-    model = PairModel(**(params or {})).fit(baskets, catalog, progress=progress)
+    model = PairModel(**config.to_dict()).fit(baskets, catalog, progress=progress)
     metrics = {"best_held_out_bce": model.best_loss_, "best_epoch": model.best_epoch_,
                "fit_seconds": model.fit_seconds_, "n_baskets": baskets.n_baskets, "n_products": len(catalog)}
 
@@ -68,12 +75,9 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: dict[str, A
 
 
 def _training_report(model: Any, path: Path) -> Path:
-    import matplotlib
+    from bundlewise.report import HtmlReport, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from bundlewise.report import HtmlReport
+    plt = pyplot()
 
     hist = pd.DataFrame(model.history_)
     fig, ax = plt.subplots(figsize=(6, 3.2))

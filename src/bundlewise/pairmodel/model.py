@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bundlewise.config import PairModelConfig
 from bundlewise.errors import ConfigError
-from bundlewise.evaluation.vector_baselines import catalog_vectors, normalize_rows
 from bundlewise.mining.baskets import Baskets
 from bundlewise.mining.copurchase import CoPurchaseStats
 from bundlewise.pairmodel.features import (
@@ -60,18 +60,14 @@ from bundlewise.pairmodel.features import (
     text_only_features,
 )
 from bundlewise.progress import NULL_PROGRESS, Progress
-from bundlewise.recommend import CodeRecommender, catalog_ids, top_k_rows
+from bundlewise.recommend import Recommender, catalog_ids, top_k_rows
+from bundlewise.vectors import catalog_vectors, cosine_top_k, normalize_rows
 
 log = logging.getLogger(__name__)
+_DEFAULTS = PairModelConfig()
 
 
-PARAMS = ("hidden", "epochs", "batch_size", "lr", "weight_decay", "n_negatives", "hard_negative_share",
-          "max_positives", "candidate_share", "label_share", "cold_dropout", "volume_weight", "half_life_days",
-          "recent_half_life_days", "n_candidates", "patience", "n_neighbours", "popularity_correction", "cooc_weight",
-          "n_threads", "random_state")
-
-
-class PairModel(CodeRecommender):
+class PairModel(Recommender):
     """Learned, asymmetric pair association over text, price, category and co-purchase evidence.
 
     Parameters
@@ -127,15 +123,21 @@ class PairModel(CodeRecommender):
     random_state : int
     """
 
-    def __init__(self, hidden: int = 128, epochs: int = 10, batch_size: int = 2048, lr: float = 2e-3,
-                 weight_decay: float = 1e-4, n_negatives: int = 4, hard_negative_share: float = 0.25,
-                 max_positives: int = 300_000, candidate_share: float = 0.0, label_share: float = 0.25,
-                 cold_dropout: float = 0.3,
-                 volume_weight: float = 0.3, half_life_days: float | None = None,
-                 recent_half_life_days: float | None = 30.0, n_candidates: int = 100,
-                 patience: int = 2, n_neighbours: int = 10, popularity_correction: float = 0.5,
-                 cooc_weight: float = 0.5,
-                 device: str | None = None, n_threads: int = 1, random_state: int = 0):
+    # every default is PairModelConfig's (the one place they are written; the CLI reads them there too)
+    def __init__(self, hidden: int = _DEFAULTS.hidden, epochs: int = _DEFAULTS.epochs,
+                 batch_size: int = _DEFAULTS.batch_size, lr: float = _DEFAULTS.lr,
+                 weight_decay: float = _DEFAULTS.weight_decay, n_negatives: int = _DEFAULTS.n_negatives,
+                 hard_negative_share: float = _DEFAULTS.hard_negative_share,
+                 max_positives: int = _DEFAULTS.max_positives, candidate_share: float = _DEFAULTS.candidate_share,
+                 label_share: float = _DEFAULTS.label_share, cold_dropout: float = _DEFAULTS.cold_dropout,
+                 volume_weight: float = _DEFAULTS.volume_weight,
+                 half_life_days: float | None = _DEFAULTS.half_life_days,
+                 recent_half_life_days: float | None = _DEFAULTS.recent_half_life_days,
+                 n_candidates: int = _DEFAULTS.n_candidates, patience: int = _DEFAULTS.patience,
+                 n_neighbours: int = _DEFAULTS.n_neighbours,
+                 popularity_correction: float = _DEFAULTS.popularity_correction,
+                 cooc_weight: float = _DEFAULTS.cooc_weight, device: str | None = _DEFAULTS.device,
+                 n_threads: int = _DEFAULTS.n_threads, random_state: int = _DEFAULTS.random_state):
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
@@ -158,9 +160,6 @@ class PairModel(CodeRecommender):
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
-
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in PARAMS}
 
     def _check_params(self) -> None:
         for name in ("hidden", "epochs", "batch_size", "n_negatives", "max_positives", "n_candidates"):
@@ -208,10 +207,11 @@ class PairModel(CodeRecommender):
         b = baskets.with_vocabulary(self.item_ids_)
         evidence, labels = _split_in_time(b, self.label_share)
         ev_stats = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days,
-                                   reference_time=_last_time(b)).fit(evidence)
+                                   reference_time=_last_time(b), metric="confidence").fit(evidence)
         ev_table = PairTable.from_stats(ev_stats)
         ev_recent = self._recent_table(evidence)
-        full_stats = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days).fit(b)
+        # ranks by P(partner | product): the co-purchase source of the candidates
+        full_stats = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days, metric="confidence").fit(b)
         self.stats_ = full_stats
         self.table_ = PairTable.from_stats(full_stats)
         self.recent_table_ = self._recent_table(b)
@@ -316,13 +316,7 @@ class PairModel(CodeRecommender):
         return codes[inverse], weights[inverse]
 
     def _text_neighbours(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        out = np.full((len(codes), k), -1, dtype=np.int64)
-        for s in range(0, len(codes), 1024):
-            q = codes[s: s + 1024]
-            sc = (self.vectors_[q] @ self.vectors_.T).astype(np.float64)
-            sc[np.arange(len(q)), q] = -np.inf
-            sc[:, ~self.has_text_] = -np.inf
-            out[s: s + len(q)], _ = top_k_rows(sc, k)
+        out, _ = cosine_top_k(self.vectors_[codes], self.vectors_, k, allowed=self.has_text_, exclude=codes)
         return codes, out
 
     def _tensors(self, codes: np.ndarray) -> tuple[Any, Any, Any]:
@@ -439,24 +433,23 @@ class PairModel(CodeRecommender):
                 out[s: s + len(bi)] = self.net_.score(u, v, torch.from_numpy(feats).to(self.device_)).cpu().numpy()
         return out
 
-    def _candidates(self, codes: np.ndarray, query_vectors: np.ndarray | None = None) -> list[np.ndarray]:
+    def _candidates(self, codes: np.ndarray, query_vectors: np.ndarray | None = None,
+                    allowed: np.ndarray | None = None) -> list[np.ndarray]:
         n = self.n_candidates
         popular = np.argsort(-self.item_counts_, kind="stable")[:n]
         qv = self.vectors_[codes] if query_vectors is None else query_vectors
-        text = np.full((len(codes), n), -1, dtype=np.int64)
-        for s in range(0, len(codes), 1024):
-            sc = (qv[s: s + 1024] @ self.vectors_.T).astype(np.float64)
-            sc[:, ~self.has_text_] = -np.inf
-            text[s: s + 1024], _ = top_k_rows(sc, n)
+        text, _ = cosine_top_k(qv, self.vectors_, n, allowed=self.has_text_)
         cooc = self._partner_codes(codes, n) if query_vectors is None else [np.zeros(0, np.int64)] * len(codes)
         # partners of the nearest texts: where a new product's partners are most likely found
-        allowed = (self.table_.item_weights > 0) & self.has_text_
-        nb, _ = text_neighbours(self.vectors_, qv, allowed, 3, exclude=codes)
+        with_evidence = (self.table_.item_weights > 0) & self.has_text_
+        nb, _ = text_neighbours(self.vectors_, qv, with_evidence, 3, exclude=codes)
         nb_partners = self._partner_codes(nb.ravel(), max(n // 3, 1))
         out = []
         for row, code in enumerate(codes):
             parts = [popular, text[row][text[row] >= 0], cooc[row], *nb_partners[3 * row: 3 * row + 3]]
             cand = np.unique(np.concatenate(parts))
+            if allowed is not None:
+                cand = cand[allowed[cand]]
             out.append(cand[cand != code] if code >= 0 else cand)
         return out
 
@@ -466,17 +459,15 @@ class PairModel(CodeRecommender):
         result = [np.zeros(0, dtype=np.int64)] * len(codes)
         if not valid.any():
             return result
-        ids, _ = self.stats_.recommend(self.item_ids_[codes[valid]].tolist(), k=n, metric="confidence", min_count=1)
-        present = ids != None  # noqa: E711 - elementwise on an object array
-        lookup = self.item_ids_.astype(str)
-        for row, pos in zip(np.flatnonzero(valid), range(len(ids)), strict=True):
-            names = ids[pos][present[pos]].astype(str)
-            result[row] = np.searchsorted(lookup, names).astype(np.int64)
+        # the stats were counted over this model's vocabulary, so their codes are ours
+        top, _ = self.stats_.with_metric("confidence", min_count=1)._rank(codes[valid], n, None)
+        for row, partners in zip(np.flatnonzero(valid), top, strict=True):
+            result[row] = partners[partners >= 0]
         return result
 
-    def _rank(self, codes: np.ndarray, k: int, query_vectors: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-        cands = self._candidates(codes, query_vectors)
+    def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None = None,
+              query_vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        cands = self._candidates(codes, query_vectors, allowed)
         lengths = np.array([len(c) for c in cands])
         flat_j = np.concatenate(cands) if len(cands) else np.zeros(0, dtype=np.int64)
         flat_i = np.repeat(codes, lengths)
@@ -508,11 +499,8 @@ class PairModel(CodeRecommender):
 
         self._check_fitted()
         vectors = normalize_rows(embed_texts(encoder, list(texts)))
-        top, scores = self._rank(np.full(len(texts), -1, dtype=np.int64), k, query_vectors=vectors)
-        ids = np.full(top.shape, None, dtype=object)
-        ok = top >= 0
-        ids[ok] = self.item_ids_[top[ok]]
-        return ids, np.where(ok, scores, np.nan)
+        top, scores = self._rank(np.full(len(texts), -1, dtype=np.int64), k, None, query_vectors=vectors)
+        return self._ids(top, scores)
 
 
 @contextmanager
@@ -529,11 +517,8 @@ def _torch_threads(n: int) -> Iterator[None]:
 
 def _top_partners(stats: CoPurchaseStats, codes: np.ndarray, k: int) -> np.ndarray:
     """Codes of each product's top-``k`` partners by P(partner | product); -1 pads."""
-    ids, _ = stats.recommend(stats.item_ids_[codes].tolist(), k=k, metric="confidence", min_count=1)
-    out = np.full(ids.shape, -1, dtype=np.int64)
-    present = ids != None  # noqa: E711 - elementwise on an object array
-    out[present] = np.searchsorted(stats.item_ids_.astype(str), ids[present].astype(str))
-    return out
+    top, _ = stats.with_metric("confidence", min_count=1)._rank(np.asarray(codes, dtype=np.int64), k, None)
+    return top
 
 
 def check_order_times(baskets: Baskets) -> None:

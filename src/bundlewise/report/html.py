@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from datetime import UTC, datetime
@@ -31,6 +32,25 @@ th{text-align:left;background:#f6f6f6} td.n{text-align:right;font-variant-numeri
 .meta{color:#777;font-size:.8rem} .note{background:#fffbe6;border-left:3px solid #e6c200;padding:.4rem .8rem}
 figure{margin:1rem 0} svg{max-width:100%;height:auto}
 """
+
+
+@functools.cache
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` with the off-screen Agg back-end, selected once for every report.
+
+    Reports are files: a figure must never open a window, and drawing must work on a server
+    without a display. Every module that plots gets pyplot here, so the back-end is chosen in
+    one place (and only when a figure is drawn: matplotlib is not imported before).
+
+    >>> pyplot().get_backend().lower()
+    'agg'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 class HtmlReport:
@@ -78,8 +98,7 @@ class HtmlReport:
 
     def figure(self, fig: Any, caption: str = "") -> HtmlReport:
         """Embed a matplotlib figure as inline SVG (and close it)."""
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         buf = io.StringIO()
         fig.savefig(buf, format="svg", bbox_inches="tight")
         plt.close(fig)

@@ -9,12 +9,12 @@ routes.
 from __future__ import annotations
 
 import asyncio
-import hmac
+import gc
 import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,11 +33,23 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("bundlewise.serve.access")
 
 
+# how the service opens its warehouse: (settings, read_only) -> Warehouse
+Opener = Callable[[ServeSettings, bool], Any]
+
+
+def default_opener(settings: ServeSettings, read_only: bool) -> Any:
+    """An existing bundlewise warehouse, never created nor adopted (the CLI passes its own opener for --adopt)."""
+    from bundlewise.ingest.warehouse import Warehouse
+
+    return Warehouse(settings.db, read_only=read_only, create=False)
+
+
 class Service:
     """What the routes share: settings, the current artefacts, the writer, the encoder."""
 
-    def __init__(self, settings: ServeSettings):
+    def __init__(self, settings: ServeSettings, opener: Opener | None = None):
         self.settings = settings
+        self.opener: Opener = opener or default_opener
         self.artefacts: Artefacts | None = None
         self.writer: EventWriter | None = None
         self._wh: Any = None
@@ -47,24 +59,21 @@ class Service:
         self.started = time.time()
 
     async def start(self) -> None:
-        from bundlewise.ingest.warehouse import Warehouse
-
         s = self.settings
         if s.events:
             # the only write connection: events go through it; the warehouse stays locked while we serve
-            self._wh = Warehouse(s.db, create=False)
+            self._wh = self.opener(s, False)
             self.artefacts = await asyncio.to_thread(_load_with, self._wh.con.cursor(), s, 1)
             self.writer = EventWriter(self._wh.con, f"http://{s.host}:{s.port}/v1/events", s.queue_size,
                                       s.writer_batch)
             self.writer.start()
         else:
             self.artefacts = await asyncio.to_thread(self._load_read_only, 1)
+        _freeze_heap()
 
     def _load_read_only(self, version: int) -> Artefacts:
-        from bundlewise.ingest.warehouse import Warehouse
-
         # opened only while loading, so 'bundlewise mine' can update the file between reloads
-        with Warehouse(self.settings.db, read_only=True) as wh:
+        with self.opener(self.settings, True) as wh:
             return load_artefacts(wh.con, self.settings, version)
 
     async def stop(self) -> None:
@@ -84,6 +93,9 @@ class Service:
             else:
                 new = await asyncio.to_thread(self._load_read_only, current.version + 1)
             self.artefacts = new
+            del current
+            gc.unfreeze()  # the previous version becomes collectable (cycles included), then freeze the new one
+            _freeze_heap()
             return new
 
     def current(self) -> Artefacts:
@@ -99,6 +111,18 @@ class Service:
 
                 self._encoders[name] = await asyncio.to_thread(lambda: ProductEncoder(model=name).fit())
             return self._encoders[name]
+
+
+def _freeze_heap() -> None:
+    """Move the loaded artefacts out of the garbage collector's sight (``gc.freeze``).
+
+    They live as long as the process (or the version), yet every full collection would walk them
+    again: 13-19 ms each on Online Retail's artefacts (70k tracked objects), a pause every request then
+    in flight waits for, above the 10 ms p99 goal of the complements endpoint. Frozen, a full
+    collection only walks what requests allocate.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _load_with(cursor: Any, settings: ServeSettings, version: int) -> Artefacts:
@@ -213,25 +237,13 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 # -- security ----------------------------------------------------------------------------------------
 
-def check_key(request: Request, settings: ServeSettings) -> None:
-    """401 unless the request carries the API key (X-API-Key or Authorization: Bearer), compared in constant time."""
-    if settings.api_key is None:
-        raise HTTPException(401, "this endpoint needs an API key and the server has none: start it with --api-key "
-                                 "or BUNDLEWISE_API_KEY", headers={"WWW-Authenticate": "Bearer"})
-    sent = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if sent is None and auth[:7].lower() == "bearer ":
-        sent = auth[7:].strip()
-    if sent is None or not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"),
-                                               settings.api_key.encode("utf-8")):
-        raise HTTPException(401, "missing or wrong API key: send it as 'X-API-Key: KEY' or "
-                                 "'Authorization: Bearer KEY'", headers={"WWW-Authenticate": "Bearer"})
-
-
 # -- the factory --------------------------------------------------------------------------------------
 
-def create_app(settings: ServeSettings | None = None) -> FastAPI:
+def create_app(settings: ServeSettings | None = None, opener: Opener | None = None) -> FastAPI:
     """A FastAPI app over ``settings.db``; artefacts load when it starts (its lifespan), not here.
+
+    ``opener(settings, read_only)`` opens the warehouse (default :func:`default_opener`);
+    ``bundlewise serve`` passes the CLI's, so ``--adopt`` and the CLI's migration apply.
 
     Examples
     --------
@@ -243,7 +255,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     from bundlewise.serve import dashboard, routes
 
     settings = settings or ServeSettings()
-    service = Service(settings)
+    service = Service(settings, opener)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

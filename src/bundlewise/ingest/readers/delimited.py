@@ -214,13 +214,11 @@ class BasketReader(TableReader):
         self.types = {"basket": pa.string(), "item": pa.string()}
         self._line_of_rec: list[int] = []
 
-    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+    def records(self, task: ProgressTask) -> Iterator[tuple[int, list[str]]]:
+        """``(first line number, items)`` of each non-blank basket; plain Python, no Arrow (``rules --baskets``)."""
         csv.field_size_limit(sys.maxsize)
         encoding = "utf-8-sig" if _is_utf8(self.encoding) else self.encoding
-        baskets: list[str] = []
-        items: list[str] = []
-        n_baskets = 0
-        self._line_of_rec = []
+        n_baskets = n_items = 0
         task.update(total=self.info.size)
         with self.info.path.open("rb") as raw_fh:
             fh = gzip.GzipFile(fileobj=raw_fh, mode="rb") if self.info.compressed else raw_fh
@@ -235,23 +233,33 @@ class BasketReader(TableReader):
                     if not record:
                         continue
                     n_baskets += 1
-                    label = f"{self.info.name}:{n_baskets}"
-                    for item in record:
-                        baskets.append(label)
-                        items.append(item)
-                        self._line_of_rec.append(start)
-                    if len(items) >= _BATCH_ROWS:
+                    n_items += len(record)
+                    if n_items >= _BATCH_ROWS:
                         task.update(completed=raw_fh.tell())
-                        yield pa.record_batch({"basket": baskets, "item": items})
-                        baskets, items = [], []
+                        n_items = 0
+                    yield start, record
             except UnicodeDecodeError as err:
                 raise SourceFileError(
                     f"{self.info.name} line {prev_end + 1:,}: byte {err.object[err.start:err.end]!r} is not "
                     f"valid {encoding}; pass --encoding latin-1 (or cp1252, gbk) or re-save as UTF-8") from None
-        if items:
-            yield pa.record_batch({"basket": baskets, "item": items})
         if n_baskets == 0:
             raise SourceFileError(f"file {self.info.name!r} has no baskets (every line is blank)")
+
+    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
+        baskets: list[str] = []
+        items: list[str] = []
+        self._line_of_rec = []
+        for n_baskets, (start, record) in enumerate(self.records(task), 1):
+            label = f"{self.info.name}:{n_baskets}"
+            for item in record:
+                baskets.append(label)
+                items.append(item)
+                self._line_of_rec.append(start)
+            if len(items) >= _BATCH_ROWS:
+                yield pa.record_batch({"basket": baskets, "item": items})
+                baskets, items = [], []
+        if items:
+            yield pa.record_batch({"basket": baskets, "item": items})
 
     def row_numbers(self, recs: np.ndarray) -> np.ndarray:
         return np.asarray(self._line_of_rec, dtype=np.int64)[np.asarray(recs, dtype=np.int64)]

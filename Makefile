@@ -17,6 +17,8 @@ $(STAMP): $(SOURCES)
 	# torch first, pinned: the CPU build on this disk (an unpinned resolve pulls a multi-GB CUDA build)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the off-policy estimators' test oracle; obp's own pins do not fit our stack, its estimators do
+	$(BIN)/python -m pip install --quiet --no-deps obp==0.4.1
 	touch $(STAMP)
 
 $(BENCH_STAMP): $(STAMP)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bundlewise._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from bundlewise.ingest.catalog import load_catalog
@@ -18,13 +19,4 @@ _WHERE = {"load_catalog": "catalog", "IngestResult": "jobs", "ingest_file": "job
 __all__ = ["IngestResult", "Warehouse", "ingest_file", "ingest_files", "load_catalog"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bundlewise._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from bundlewise.mining.association import AssociationRules, rules_from_itemsets
@@ -24,13 +25,4 @@ __all__ = ["AssociationRules", "BasketQuery", "Baskets", "CoPurchaseStats", "Ite
            "load_baskets", "read_basket_file", "rules_from_itemsets"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

@@ -162,18 +162,7 @@ class PairModel(Recommender):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        for name in ("hidden", "epochs", "batch_size", "n_negatives", "max_positives", "n_candidates"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} is {v!r}; it must be an integer >= 1")
-        for name in ("hard_negative_share", "cold_dropout", "candidate_share"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{name} is {v!r}; it must be in [0, 1]")
-        if not 0.0 < self.label_share < 1.0:
-            raise ConfigError(f"label_share is {self.label_share!r}; it must be in (0, 1), e.g. 0.25")
-        if self.volume_weight < 0:
-            raise ConfigError(f"volume_weight is {self.volume_weight!r}; it must be >= 0")
+        PairModelConfig(**self.get_params())  # the one set of rules, raising ConfigError with the allowed values
 
     # ------------------------------------------------------------------ fitting
     def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None, *, encoder: Any = None,

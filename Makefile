@@ -16,7 +16,8 @@ $(STAMP): $(SOURCES)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU build on this disk (an unpinned resolve pulls a multi-GB CUDA build)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the spark extra: tests/spark run the Spark engine in local mode (PySpark; Java 17 from the system)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	# the off-policy estimators' test oracle; obp's own pins do not fit our stack, its estimators do
 	$(BIN)/python -m pip install --quiet --no-deps obp==0.4.1
 	touch $(STAMP)
@@ -34,8 +35,8 @@ demo: install
 	$(BIN)/bundlewise --db $(DB) mine --min-count 20
 	$(BIN)/bundlewise --db $(DB) rules --min-support 0.002 --min-confidence 0.3 --max-len 3 \
 		--output $(OUT)/rules.csv
-	$(BIN)/bundlewise --db $(DB) bundles --output $(OUT)/bundles.csv
-	$(BIN)/bundlewise --db $(DB) report --output $(OUT)/report.html
+	$(BIN)/bundlewise --db $(DB) bundles --require-positive --output $(OUT)/bundles.csv
+	$(BIN)/bundlewise --db $(DB) report --plan $(OUT)/bundles.csv --output $(OUT)/report.html
 	# the service, briefly: a real server on 127.0.0.1, /ready (bounded wait), one answer, stopped; exit 1 if not ready
 	$(BIN)/python scripts/demo_serve_check.py --db $(DB) --plan $(OUT)/bundles.csv --timeout 180
 	@echo "serve it: $(BIN)/bundlewise --db $(DB) serve --plan $(OUT)/bundles.csv   (console http://127.0.0.1:8000/, API /docs)"

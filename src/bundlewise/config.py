@@ -368,15 +368,19 @@ class PairModelConfig(_ConfigBase):
     weight_decay: float = 1e-4
     n_negatives: int = 4
     hard_negative_share: float = 0.25
+    hard_negative_exposure: float = 1.0
     max_positives: int = 300_000
+    positives_per_pair: float = 2.0
     candidate_share: float = 0.0
     label_share: float = 0.25
+    held_out_share: float = 0.2
     cold_dropout: float = 0.3
     volume_weight: float = 0.3
     half_life_days: float | None = None
     recent_half_life_days: float | None = 30.0
     n_candidates: int = 100
     patience: int = 2
+    max_seconds: float | None = None
     n_neighbours: int = 10
     popularity_correction: float = 0.5
     cooc_weight: float = 0.5
@@ -392,6 +396,18 @@ class PairModelConfig(_ConfigBase):
         for name in ("lr", "weight_decay", "hard_negative_share", "candidate_share", "label_share", "cold_dropout",
                      "volume_weight", "popularity_correction", "cooc_weight"):
             _check_number(name, getattr(self, name))
+        for name in ("hard_negative_exposure", "positives_per_pair", "held_out_share"):
+            _check_number(name, getattr(self, name))
+        _check_number("max_seconds", self.max_seconds, optional=True)
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ConfigError(f"max_seconds is {self.max_seconds!r}; it must be > 0 seconds, or None for no budget")
+        if self.hard_negative_exposure < 0:
+            raise ConfigError(f"hard_negative_exposure is {self.hard_negative_exposure!r}; it must be >= 0 expected "
+                              "co-purchases (0 = any near text never bought with the product)")
+        if self.positives_per_pair <= 0:
+            raise ConfigError(f"positives_per_pair is {self.positives_per_pair!r}; it must be > 0, e.g. 2.0")
+        if not 0.0 < self.held_out_share < 1.0:
+            raise ConfigError(f"held_out_share is {self.held_out_share!r}; it must be in (0, 1), e.g. 0.2")
         for name in ("half_life_days", "recent_half_life_days"):
             _check_number(name, getattr(self, name), optional=True)
             value = getattr(self, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -92,10 +93,17 @@ def test_plan_steps_fit_together(plan) -> None:  # type: ignore[no-untyped-def]
     assert bundled <= set(plan.elasticities["product_id"])
     assert (plan.elasticities["source"] == "own").any()
     assert plan.elasticities["elasticity"].lt(0).all()
-    assert set(plan.seconds) == {"load", "pairs", "candidates", "elasticities", "demand", "pricing", "portfolio"}
-    # the stove has no cost: its bundles say the margin was assumed
+    assert set(plan.seconds) == {"load", "pairs", "candidates", "elasticities", "demand", "pricing", "portfolio",
+                                 "curves"}
+    # the stove has no cost: its margin is inferred from its price elasticity (Lerner), and said
     stove = priced[[("stove" in p) for p in priced["products"]]]
-    assert (stove["margin_source"] == "assumed").all()
+    assert (stove["margin_source"] == "inferred").all()
+    row = plan.catalog.set_index("product_id").loc["stove"]
+    el = plan.demand.params_.set_index("product_id").loc["stove", "elasticity_regular"]
+    assert row["margin_source"] == "inferred" and 0.05 <= row["margin_rate"] <= 0.8
+    assert row["margin_low"] <= row["margin_rate"] <= row["margin_high"]
+    assert row["cost"] == pytest.approx(row["price"] * (1 - row["margin_rate"]))
+    assert abs(row["margin_rate"] - min(max(-1 / el, 0.05), 0.8)) < 0.15  # shrunk toward its category, not far
 
 
 def test_the_plan_is_deterministic(store_db: Path, plan) -> None:  # type: ignore[no-untyped-def]
@@ -107,17 +115,45 @@ def test_the_plan_is_deterministic(store_db: Path, plan) -> None:  # type: ignor
 def test_bundle_table_and_report(plan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     table = bundle_table(plan)
     assert len(table) == len(plan.selected) and all(" + " in p for p in table["products"])
-    assert len(bundle_table(plan, selected_only=False)) == len(plan.priced)
+    everything = bundle_table(plan, selected_only=False)
+    assert len(everything) == len(plan.priced) + len(plan.rejected)
+    assert (everything["stage"] == "business rules").sum() == len(plan.rejected)
+    for t in (table, everything):  # every column filled somewhere, money in cents, clean discounts
+        assert not [c for c in t.columns if t[c].isna().all() or (t[c].astype(str) == "").all()]
+        priced = t["bundle_price"].dropna()
+        assert (priced == priced.round(2)).all() and (t["discount"].dropna() == t["discount"].dropna().round(3)).all()
+    assert (table["discount"] >= 0.05 - 1e-9).all() and "reason" not in table  # no reason to give for chosen ones
+    assert (everything.loc[~everything["selected"].astype(bool), "reason"].str.len() > 0).all()
+    not_chosen = everything[everything["stage"] == "portfolio"]
+    assert not_chosen["reason"].str.startswith("not chosen: ").all()
+    el = json.loads(table["elasticities"].iloc[0])
+    assert all(e <= -0.2 for e in el)  # the values used: after clipping
     frame = portfolio_frame(plan.selected)
     assert frame["discount"].str.endswith("%").all()
     path = build_report(plan, top=2).write(tmp_path / "report.html")
     html = path.read_text(encoding="utf-8")
     assert html.count("<svg") >= 3  # margins, profit curves, association graph
-    for heading in ("Portfolio", "Profit against discount", "Association graph", "Elasticities used",
-                    "Left out, and why"):
+    for heading in ("Bundles worth running", "Portfolio", "Profit against discount", "Association graph",
+                    "Elasticities used", "Left out, and why"):
         assert heading in html
-    assert "assume" in html or "margin_source" not in html  # the assumed-margin note appears when used
-    assert plan.selected["explanation"].iloc[0][:30] in html
+    assert html.index("Bundles worth running") < html.index("Left out, and why") < html.index("Portfolio")
+    assert "per week" in html and "inferred from the products&#x27; price elasticities" in html
+    assert plan.selected["explanation"].iloc[0] in html.replace("&#x27;", "'")  # the full why, never cut
+
+
+def test_the_report_of_a_plan_file_prices_nothing_again(plan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from bundlewise.bundles.plan_io import read_plan
+
+    csv = tmp_path / "plan.csv"
+    bundle_table(plan, selected_only=False).to_csv(csv, index=False)
+    view = read_plan(csv)
+    assert view.selected["bundle_id"].tolist() == plan.selected["bundle_id"].tolist()
+    assert set(view.curves) == set(plan.curves) and len(view.curves) > 0
+    first = next(iter(plan.curves))
+    np.testing.assert_allclose(view.curves[first]["profit"], plan.curves[first]["profit"], atol=1e-4)
+    html = build_report(view, top=2).render()
+    assert html.count("<svg") >= 3 and "Left out, and why" in html
+    assert plan.selected["names"].iloc[0][0] in html
 
 
 def test_config_nesting_and_rule_tightening() -> None:

@@ -56,8 +56,19 @@ def test_constraints_are_validated_and_unknown_keys_rejected() -> None:
         PricingConstraints(price_ending=1.2)
     with pytest.raises(ConfigError, match="maxdiscount"):
         PricingConstraints.from_dict({"maxdiscount": 0.2})
-    grid = PricingConstraints(max_discount=0.3, discount_grid_step=0.01).grid()
+    grid = PricingConstraints(max_discount=0.3, discount_grid_step=0.01, min_discount=0.0).grid()
     assert len(grid) == 30 and grid[0] == 0.01 and grid[-1] == 0.3
+    grid = PricingConstraints(max_discount=0.3).grid()  # the default minimum step: 5 % off
+    assert grid[0] == 0.05 and grid[-1] == 0.3 and len(grid) == 26
+    with pytest.raises(ConfigError, match="min_discount"):
+        PricingConstraints(max_discount=0.2, min_discount=0.25)
+
+
+def test_prices_are_whole_cents_and_no_offer_is_a_cent_off() -> None:
+    prices = bundle_price_options(8.38, PricingConstraints(max_discount=0.3))
+    np.testing.assert_allclose(prices * 100, np.round(prices * 100), atol=1e-6)
+    assert (1 - prices / 8.38 >= 0.05 - 1e-9).all() and prices.max() <= 7.97
+    assert 0.99 not in bundle_price_options(1.00, PricingConstraints(max_discount=0.3))
 
 
 def test_price_endings_stay_within_the_max_discount() -> None:
@@ -81,7 +92,10 @@ def test_every_constraint_holds_in_the_answer(model: BundleDemandModel, constrai
         costs = CATALOG.set_index("product_id").loc[list(row["products"]), ["cost", "price"]]
         cost = costs["cost"].fillna(costs["price"] * (1 - constraints.assumed_margin_rate)).sum()
         assert (row["bundle_price"] - cost) / row["bundle_price"] >= constraints.margin_floor - 1e-9
-        assert row["bundle_price"] == pytest.approx(row["regular_price"] * (1 - row["discount"]))
+        assert row["bundle_price"] == pytest.approx(row["regular_price"] * (1 - row["discount"]),
+                                                    abs=row["regular_price"] * 0.0005 + 1e-9)
+        assert row["bundle_price"] == round(row["bundle_price"], 2) and row["discount"] == round(row["discount"], 3)
+        assert row["discount"] >= constraints.min_discount - 1e-9
         if constraints.price_ending is not None:
             assert round(row["bundle_price"] % 1, 2) == constraints.price_ending
     assert (out.loc[out["proposed"], "incremental_profit"] > 0).all()
@@ -94,9 +108,10 @@ def test_the_shared_need_pair_is_proposed_at_the_best_feasible_discount(model: B
     c = PricingConstraints(max_discount=0.3)
     row = price_bundles(CANDS.iloc[:1], CATALOG, model, c).iloc[0]
     assert row["proposed"] and row["titles"] == ("Tent", "Pegs") and row["margin_source"] == "cost"
-    curve = model.profit_curve(("tent", "pegs"), c.grid())
-    assert row["discount"] == pytest.approx(float(curve["discount"].iloc[curve["profit"].idxmax()]))
-    assert row["incremental_profit"] == pytest.approx(float(curve["profit"].max()))
+    options = bundle_price_options(135.0, c)
+    curve = model.evaluate(("tent", "pegs"), options, interval=False)
+    assert row["bundle_price"] == pytest.approx(float(options[curve["profit"].idxmax()]))
+    assert row["incremental_profit"] == pytest.approx(float(curve["profit"].max()), abs=1e-4)
     assert row["attach_rate_with"] > row["attach_rate_without"]
     assert f"{row['discount']:.0%}" in row["explanation"] and "per 1,000 shoppers" in row["explanation"]
 
@@ -185,3 +200,39 @@ def test_a_catalog_price_far_from_the_prices_paid_is_replaced() -> None:
     assert p.loc["pegs", "price"] == 15.0 and p.loc["pegs", "price_source"] == "catalog"
     keep = BundleDemandModel(n_boot=0, max_price_gap=None).fit(baskets, CATALOG, prices=prices)
     assert keep.params_.set_index("product_id").loc["tent", "price"] == 120.0
+
+
+def test_require_positive_keeps_only_bundles_whose_interval_is_above_zero(model: BundleDemandModel) -> None:
+    loose = price_bundles(CANDS, CATALOG, model)
+    strict = price_bundles(CANDS, CATALOG, model, PricingConstraints(require_positive=True))
+    assert (strict.loc[strict["proposed"], "profit_low"] > 0).all()
+    dropped = loose["proposed"] & ~strict["proposed"]
+    assert (loose.loc[dropped, "profit_low"] <= 0).all()
+    assert strict.loc[dropped, "reason"].str.startswith("profit interval reaches below zero").all()
+
+
+def test_a_pair_already_bought_together_says_so() -> None:
+    """Pegs bought by nearly every tent buyer, thin margins: no discount pays, and the row says why."""
+    rng = np.random.default_rng(3)
+    n = 8000
+    tent = rng.random(n) < 0.1
+    pegs = (tent & (rng.random(n) < 0.9)) | (rng.random(n) < 0.01)
+    baskets = Baskets.from_lists([[p for p, f in (("tent", t), ("pegs", g), ("x", True)) if f]
+                                  for t, g in zip(tent, pegs, strict=True)])
+    cat = CATALOG.assign(cost=[100.0, 12.0, 18.0, 5.0])
+    m = BundleDemandModel(n_draws=20_000, n_boot=0).fit(baskets, cat)
+    row = price_bundles(_candidates(("tent", "pegs")), cat, m).iloc[0]
+    assert not row["proposed"]
+    assert row["reason"].startswith("already bought together") and "subsidise" in row["reason"]
+    assert f"{row['attach_rate_without']:.0%}" in row["reason"]
+
+
+def test_identical_titles_get_names_apart_and_variants_are_multi_buys(model: BundleDemandModel) -> None:
+    cat = CATALOG.assign(title=["Camping gear 2 kg", "Camping gear 2 kg", "Lamp", "Map"],
+                         brand=["Acme", "Zed", "Acme", "Acme"],
+                         category_path=["Outdoor > Camping", "Outdoor > Camping", "Outdoor > Light", "Books"])
+    out = price_bundles(CANDS.iloc[:2], cat, model)
+    assert out["names"].iat[0] == ("Camping gear 2 kg (Acme)", "Camping gear 2 kg (Zed)")
+    assert out["deal_type"].tolist() == ["multi-buy", "bundle"]
+    if out["proposed"].iat[0]:
+        assert "multi-buy" in out["explanation"].iat[0]

@@ -45,7 +45,7 @@ def _check_watch_and_shoes(bundles: list[dict]) -> dict:
     ids = [tuple(b["products"]) for b in bundles]
     assert ("S1", "W1") in ids, ids
     row = bundles[ids.index(("S1", "W1"))]
-    assert row["proposed"] and row["reason"] == ""
+    assert row["proposed"] and row.get("reason", "") == ""  # a portfolio-only file drops the empty column
     assert 0 < row["discount"] <= 0.3
     assert row["regular_price"] == pytest.approx(700.0)
     assert row["bundle_price"] == pytest.approx(700.0 * (1 - row["discount"]), abs=0.01)
@@ -54,7 +54,7 @@ def _check_watch_and_shoes(bundles: list[dict]) -> dict:
     assert row["attach_rate_with"] > row["attach_rate_without"]
     assert "智能手表" in row["explanation"] and "运动鞋" in row["explanation"]
     assert f"{row['discount']:.0%} off" in row["explanation"]
-    assert row["n_ab"] == 30 and row["lift"] == pytest.approx(30 * 593 / (100 * 120))
+    assert row["n_ab"] == 30 and row["lift"] == pytest.approx(30 * 593 / (100 * 120), abs=1e-4)
     # earbuds + backpack were bought together 3 times: below min_count, never a candidate
     assert ("B1", "E1") not in ids
     return row

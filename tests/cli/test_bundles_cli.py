@@ -42,14 +42,17 @@ def test_bundles_table_csv_and_json(db: str, tmp_path: Path) -> None:
                                  "--max-discount", "0.2", "--output", str(csv_path)])
     assert result.exit_code == 0, result.output
     assert "bundles chosen from" in result.output and "why:" in result.output
-    for header in ("products", "titles", "regular", "bundle", "off", "attach w/o→with", "margin /1k [90%]", "n_ab",
+    for header in ("products", "names", "regular", "bundle", "off", "attach w/o→with", "margin /1k [90%]", "n_ab",
                    "lift", "model"):
         assert header in result.output
     table = pd.read_csv(csv_path)
     assert 0 < len(table) <= 2
     assert (table["discount"] <= 0.2 + 1e-9).all() and table["proposed"].all()
     assert {"bundle_price", "attach_rate_without", "attach_rate_with", "incremental_profit", "profit_low",
-            "profit_high", "explanation", "n_ab", "lift", "model_score"} <= set(table.columns)
+            "profit_high", "explanation", "n_ab", "lift", "names", "margin_per_week",
+            "elasticities"} <= set(table.columns)
+    assert "model_score" not in table and "reason" not in table  # empty in every row: left out
+    assert (table["bundle_price"] == table["bundle_price"].round(2)).all() and (table["discount"] >= 0.05).all()
     json_path = tmp_path / "all.json"
     result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--all", "--output",
                                  str(json_path)])
@@ -67,7 +70,10 @@ def test_rules_file_and_report(db: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--rules", str(rules), "--all",
                                  "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert not any("tent" in r["products"] for r in json.loads(out.read_text(encoding="utf-8")))
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    # tent bundles appear only as set aside by the rules, with the rule's reason
+    tent = [r for r in rows if "tent" in r["products"]]
+    assert tent and all(r["stage"] == "business rules" and not r["selected"] and r["reason"] for r in tent)
     report = tmp_path / "r" / "report.html"
     report.parent.mkdir()  # a missing output folder is refused (tests/cli/test_outputs_cli.py)
     result = runner.invoke(app, ["--db", db, "-q", "report", "--min-count", "10", "--top", "2", "--output",
@@ -76,6 +82,15 @@ def test_rules_file_and_report(db: str, tmp_path: Path) -> None:
     assert f"wrote {report}" in result.output.replace("\n", "")
     html = report.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and html.count("<svg") >= 3
+    # from the plan file: the same bundles, nothing priced again
+    from_file = tmp_path / "r" / "from_plan.html"
+    result = runner.invoke(app, ["--db", db, "-q", "report", "--plan", str(out), "--output", str(from_file)])
+    assert result.exit_code == 0, result.output
+    page = from_file.read_text(encoding="utf-8")
+    assert page.count("<svg") >= 3 and "Bundles worth running" in page and "Left out, and why" in page
+    missing = runner.invoke(app, ["--db", db, "-q", "report", "--plan", str(tmp_path / "nope.csv"), "--output",
+                                  str(tmp_path / "r" / "x.html")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
 
 
 def test_errors_exit_1_with_a_message(db: str, tmp_path: Path) -> None:
@@ -100,3 +115,21 @@ def test_bad_output_suffix(db: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--output",
                                  str(tmp_path / "x.xlsx")])
     assert result.exit_code == 1 and "allowed suffixes are '.csv', '.json'" in result.output
+
+
+@pytest.mark.slow
+def test_margins_file_and_minimum_step(db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "margins.csv"
+    bad.write_text("category,margin_rate\nOutdoor,1.5\n", encoding="utf-8")
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--margins", str(bad)])
+    assert result.exit_code == 1 and "margins.csv" in result.output and "row 2" in result.output
+    good = tmp_path / "good.csv"
+    good.write_text("category,margin_rate\nOutdoor,0.45\n", encoding="utf-8")
+    out = tmp_path / "all.json"
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--margins", str(good),
+                                 "--min-discount", "0.1", "--all", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    stove = [r for r in rows if "stove" in r["products"] and r["stage"] != "business rules"]
+    assert stove and all(r["margin_source"] in ("given", "cost") for r in stove)  # the stove has no cost
+    assert all(r["discount"] >= 0.1 - 1e-9 for r in rows if r.get("discount") is not None)

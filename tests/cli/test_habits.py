@@ -14,7 +14,7 @@ from bundlewise.cli.app import VERBS, app, name_flags
 runner = CliRunner()
 
 FLOW = ["datasets", "ingest", "stats", "rejects", "mine", "rules", "embed", "evaluate", "train", "complements",
-        "bundles", "report", "serve"]
+        "bundles", "report", "serve", "offers"]
 
 
 @pytest.fixture

@@ -44,10 +44,28 @@ def test_rules_on_a_basket_file_loads_neither_pandas_nor_duckdb(tmp_path: Path) 
     assert done.returncode == 0, done.stderr[-3000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
     assert "bundlewise.mining.itemsets" in imported  # the check reads the import log, not an empty one
-    # the rules stay arrays from the mining to the CSV (pyarrow is still loaded: the ingest's reader package)
-    heavy = {"pandas", "duckdb", "torch", "transformers", "scipy", "matplotlib", "fastapi"}
+    # the rules stay arrays from the mining to the CSV; the basket file is read into lists, not Arrow
+    heavy = {"pandas", "duckdb", "torch", "transformers", "scipy", "matplotlib", "fastapi", "pyarrow"}
     assert imported.isdisjoint(heavy), sorted(imported & heavy)
     assert out.read_text(encoding="utf-8").splitlines()[0] == "antecedent,consequent,support,confidence,lift,count"
+
+
+def test_the_console_script_runs_rules_on_a_basket_file_without_typer_or_rich(tmp_path: Path) -> None:
+    """``bundlewise rules --baskets`` (the console script, bundlewise.cli.entry) builds no Typer app and, on a
+    pipe, draws with no rich: tests/cli/test_entry.py checks that it prints what the app prints."""
+    baskets = tmp_path / "small.txt"
+    baskets.write_text("tea,milk\ntea,milk,jam\njam\ntea,milk\n", encoding="utf-8")
+    out = tmp_path / "rules.csv"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "bundlewise.cli.entry", "rules", "--baskets",
+                           str(baskets), "--min-support", "0.5", "--min-confidence", "0.9", "--output", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
+    assert "bundlewise.mining.itemsets" in imported and "bundlewise.cli._rules" in imported
+    heavy = {"typer", "click", "pydantic", "rich", "pyarrow", "pandas", "duckdb", "scipy", "torch"}
+    assert {m.split(".")[0] for m in imported}.isdisjoint(heavy), sorted(imported & heavy)
+    assert "2 rules from 4 baskets" in done.stdout and "reading small.txt" in done.stderr
+    assert out.read_text(encoding="utf-8").splitlines()[1] == "{milk},{tea},0.75,1,1.33333333,3"
 
 
 def _first_paragraph(text: str) -> str:

@@ -105,5 +105,5 @@ def test_a_v3_warehouse_gains_the_fix_columns(tmp_path) -> None:  # type: ignore
     con.execute("""INSERT INTO rejected_rows VALUES (1, 'orders', 'o.csv', 3, 'quantity', 'x', 'bad', '{}')""")
     con.close()
     with Warehouse(path) as wh:
-        assert wh.schema_version() == 4
+        assert wh.schema_version() == MIGRATIONS[-1].version >= 4  # every later migration applied too
         assert _q(wh, "SELECT row_number, record_key, resolved_by_ingest FROM rejected_rows") == [(3, None, None)]

@@ -136,3 +136,27 @@ def test_snips_and_dr_within_one_percent_of_known_truth_at_10k() -> None:
 def test_clipping_caps_the_weights() -> None:
     # weights 1.6, 0.4, 3.2, 0.267 -> clipped at 2: 1.6, 0.4, 2.0, 0.267
     assert ope.ips(R, A, P, PI, clip=2.0) == pytest.approx((1.6 + 0 + 4.0 + 0.2 / 0.75) / 4)
+
+
+def test_est_snips_hand_computed_and_needs_keys() -> None:
+    # cell c: actions 0, 0, 1 -> p̂ = 2/3, 2/3, 1/3; cell d: action 1 alone -> p̂ = 1
+    r, a = np.array([1.0, 3.0, 5.0, 2.0]), np.array([0, 0, 1, 1])
+    pi = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.0, 1.0]])
+    w = np.array([0.5 / (2 / 3), 0.5 / (2 / 3), 0.5 / (1 / 3), 1.0])
+    assert ope.est_snips(r, a, pi, ["c", "c", "c", "d"]) == pytest.approx((w * r).sum() / w.sum())
+    with pytest.raises(ConfigError, match="keys"):
+        ope.bootstrap_interval("est_snips", r, a, np.full(4, 0.5), pi)
+
+
+def test_effective_sample_size_and_support_check() -> None:
+    # weights 2, 0, 2, 0 -> ESS = 16 / 8 = 2
+    a, p = np.array([0, 1, 0, 1]), np.full(4, 0.5)
+    assert ope.effective_sample_size(a, p, np.tile([1.0, 0.0], (4, 1))) == pytest.approx(2.0)
+    import pandas as pd
+
+    table = pd.DataFrame({"estimator": ["snips", "dm"], "value": [1.0, 1.0], "low": [0.9, 0.2], "high": [1.1, 1.8]})
+    checked = ope.support_check(table, ess=50.0, min_ess=200.0, max_rel_halfwidth=0.25).set_index("estimator")
+    assert not checked.at["snips", "reliable"] and "effective sample size 50" in checked.at["snips", "why"]
+    assert not checked.at["dm", "reliable"] and "half-width" in checked.at["dm", "why"]
+    ok = ope.support_check(table.iloc[:1], ess=500.0)
+    assert bool(ok["reliable"].iloc[0]) and ok["why"].iloc[0] == ""

@@ -131,17 +131,30 @@ def test_cli_train_then_complements(tmp_path: Path) -> None:
     runner = CliRunner()
     db = str(ingest_shop(tmp_path))  # its own warehouse: train writes the embedding cache into it
     model = tmp_path / "pm"
-    r = runner.invoke(app, ["--db", db, "-q", "train", "--output", str(model), "--epochs", "3", "--hidden", "32",
+    # not -q: stderr is no terminal here, so every epoch prints a line (no silent hour-long fits)
+    r = runner.invoke(app, ["--db", db, "train", "--output", str(model), "--epochs", "3", "--hidden", "32",
                             "--max-positives", "5000", "--encoder", "minilm"])
     assert r.exit_code == 0, r.output
+    assert "epoch 1/3: train loss" in r.output and "held-out BCE" in r.output
+    assert "calibration error" in r.output and "distinct pairs bought together" in r.output
     assert (model / "training.html").exists() and (model / "metrics.json").exists()
-    r = runner.invoke(app, ["--db", db, "-q", "complements", "P000", "-k", "3", "--model", str(model)])
+    r = runner.invoke(app, ["--db", db, "-q", "complements", "P000", "-k", "5", "--model", str(model)])
     assert r.exit_code == 0, r.output
     assert "partners for P000 green tea" in r.output and "baskets together" in r.output
+    rows = [ln.split() for ln in r.output.splitlines() if ln[:1].isdigit()]
+    # columns: rank, id, title (two words: "xxx tea"...), so read P and score from the right of the title
+    probs, scores = zip(*[(float(next(x for x in row[2:] if _is_number(x))), _second_number(row)) for row in rows],
+                        strict=True)
+    assert len(rows) == 5 and list(scores) == sorted(scores, reverse=True)
+    assert list(probs) == sorted(probs, reverse=True) and all(0 < p < 1 for p in probs)
     r = runner.invoke(app, ["--db", db, "-q", "complements", "--text", "a new porcelain teapot", "-k", "3",
                             "--model", str(model)])
     assert r.exit_code == 0, r.output
     assert "never sold" in r.output and "tea" in r.output
+    # an existing product's own title: that product is never its own partner
+    r = runner.invoke(app, ["--db", db, "-q", "complements", "--text", "green tea", "-k", "5", "--model", str(model)])
+    assert r.exit_code == 0, r.output
+    assert "P000" not in [ln.split()[1] for ln in r.output.splitlines() if ln[:1].isdigit()]
     r = runner.invoke(app, ["--db", db, "-q", "complements", "--model", str(model)])
     assert r.exit_code == 1 and "exactly one" in r.output
     # the learned S_ij becomes each bundle's model score
@@ -151,6 +164,18 @@ def test_cli_train_then_complements(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     scores = pd.read_csv(out)["model_score"]
     assert len(scores) and scores.between(0, 1).all()
+
+
+def _is_number(x: str) -> bool:
+    try:
+        float(x.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _second_number(row: list[str]) -> float:
+    return float([x for x in row[2:] if _is_number(x)][1])
 
 
 def test_seed_example_chinese_catalogue(tmp_path: Path) -> None:
@@ -175,4 +200,9 @@ def test_seed_example_chinese_catalogue(tmp_path: Path) -> None:
     assert ids[0][0] == "S"
     shoes, earbuds, pack = explain_pairs(model, ["W", "W", "W"], ["S", "E", "B"])
     assert shoes.n_together > 150 and shoes.lift > 1
-    assert shoes.probability > max(earbuds.probability, pack.probability)
+    # the score the model ranks and shows by (four products give eight distinct positives: the network alone
+    # is barely trained, the co-purchase evidence in the score is not), and its calibrated probability
+    s_shoes, s_earbuds, s_pack = model.ranking_scores(["W", "W", "W"], ["S", "E", "B"])
+    assert s_shoes > max(s_earbuds, s_pack)
+    p_shoes, p_earbuds, _ = model.probability(np.array([s_shoes, s_earbuds, s_pack]))
+    assert p_shoes > p_earbuds

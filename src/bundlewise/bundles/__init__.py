@@ -4,7 +4,8 @@ prices, the portfolio and the report.
 The data flow (:func:`plan_bundles` runs all of it)::
 
     baskets -> CoPurchaseStats -> generate_candidates -> BundleRules.apply
-            -> estimate_elasticities -> BundleDemandModel.fit -> price_bundles -> select_portfolio
+            -> estimate_elasticities -> BundleDemandModel.fit -> fill_costs (margins where no cost)
+            -> price_bundles -> select_portfolio -> plan_rows / read_plan (the plan file) -> build_report
 
 The market simulator that checks the demand model lives in :mod:`bundlewise.bundles.simulate`.
 """

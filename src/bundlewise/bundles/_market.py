@@ -36,6 +36,12 @@ class PairTruth:
     In-market valuation: ``price * median_ratio * exp(spread * e)``, ``e`` standard normal (or a
     unit-variance Student t with ``tail_df`` degrees of freedom), correlation ``rho``. Owning
     both is worth ``(v_a + v_b) * (1 + complement)`` (negative: substitutes).
+
+    ``family`` changes the valuation family (the demand model assumes log-normal): ``"logit"``
+    maps the same correlated normals to Gumbel draws (a logit demand curve, values
+    ``scale * (1 + spread * g)`` with ``g`` a unit-variance Gumbel, floored at 0), ``"segments"``
+    is a mixture of a bargain-hunting segment (40 %, median 0.8 x scale, spread 0.4 x) and a
+    loyal one (median 1.15 x scale, spread 0.6 x): a kinked demand curve.
     """
 
     product_a: str
@@ -54,6 +60,7 @@ class PairTruth:
     rho: float = 0.0
     complement: float = 0.0
     tail_df: float | None = None
+    family: str = "lognormal"
 
     @property
     def products(self) -> tuple[str, str]:
@@ -78,6 +85,15 @@ def sample_shoppers(pair: PairTruth, n: int, rng: np.random.Generator) -> tuple[
         e = e / np.sqrt(w) * np.sqrt((pair.tail_df - 2) / pair.tail_df)
     scale = np.array([pair.price_a * pair.median_ratio_a, pair.price_b * pair.median_ratio_b])
     spread = np.array([pair.spread_a, pair.spread_b])
+    if pair.family == "logit":  # Gaussian copula -> standard Gumbel, rescaled to mean 0, variance 1
+        g = -np.log(-np.log(np.clip(stats.norm.cdf(e), 1e-300, 1 - 1e-16)))
+        g = (g - np.euler_gamma) * np.sqrt(6) / np.pi
+        return member, scale * np.maximum(1 + spread * g, 0.0)
+    if pair.family == "segments":
+        low = rng.random((n, 1)) < 0.4
+        return member, scale * np.where(low, 0.8 * np.exp(0.4 * spread * e), 1.15 * np.exp(0.6 * spread * e))
+    if pair.family != "lognormal":
+        raise ConfigError(f"family is {pair.family!r}; allowed values are 'lognormal', 'logit', 'segments'")
     return member, scale * np.exp(spread * e)
 
 
@@ -98,7 +114,7 @@ def true_rate(pair: PairTruth, product: str, price: float | None = None) -> floa
     a = product == pair.product_a
     pa = price if a and price is not None else pair.price_a
     pb = price if not a and price is not None else pair.price_b
-    if pair.complement != 0 or pair.tail_df is not None:
+    if pair.complement != 0 or pair.tail_df is not None or pair.family != "lognormal":
         rng = np.random.default_rng(0)
         member, values = sample_shoppers(pair, 400_000, rng)
         opt = choose(member, values, pa, pb, pair.complement)
@@ -108,11 +124,17 @@ def true_rate(pair: PairTruth, product: str, price: float | None = None) -> floa
     return float(m * stats.norm.sf((np.log((pa if a else pb) / regular) - np.log(ratio)) / s))
 
 
-def true_elasticity(pair: PairTruth, product: str) -> float:
-    """Own-price elasticity of the purchase rate at the regular price (log-normal, additive values)."""
+def true_elasticity(pair: PairTruth, product: str, at: float = 1.0) -> float:
+    """Own-price elasticity of the purchase rate at ``at`` times the regular price (closed form for
+    log-normal additive values, else a central difference over common random draws)."""
+    if pair.complement != 0 or pair.tail_df is not None or pair.family != "lognormal":
+        regular = pair.price_a if product == pair.product_a else pair.price_b
+        h = 0.02
+        up, down = (true_rate(pair, product, regular * at * f) for f in (1 + h, 1 - h))
+        return float(np.log(up / down) / np.log((1 + h) / (1 - h)))
     ratio, s = (pair.median_ratio_a, pair.spread_a) if product == pair.product_a else \
         (pair.median_ratio_b, pair.spread_b)
-    x = -np.log(ratio) / s
+    x = (np.log(at) - np.log(ratio)) / s
     return float(-stats.norm.pdf(x) / (s * stats.norm.sf(x)))
 
 

@@ -121,6 +121,11 @@ class BundleDemandModel:
         A catalogue price more than this factor away from the mean price paid is replaced by the
         price paid as the regular price (``params_["price_source"] == "observed"``; logged).
         None: always the catalogue price.
+    elasticity_input : {"arc", "point"}
+        ``arc`` (default): the table holds log-log slopes over the observed (promotion) prices, each
+        turned into the point elasticity of the demand curve with that slope
+        (:func:`~bundlewise.bundles._valuation.point_from_arc`; used as is, the model under-discounts:
+        ``bench/bench_bundles.py``). ``point``: the values are point elasticities, used as is.
 
     Attributes
     ----------
@@ -130,7 +135,9 @@ class BundleDemandModel:
         Shopper visits the rates are per.
     params_ : DataFrame
         Per product: ``price`` (regular), ``price_source`` (catalog or observed), ``calib_price``,
-        ``rate``, ``elasticity``, ``elasticity_se``, ``elasticity_source``, ``market_share`` (m),
+        ``rate``, ``elasticity`` (the point value at ``calib_price`` the model uses), ``elasticity_se``,
+        ``elasticity_source``, ``elasticity_arc`` (as given, after clipping), ``elasticity_regular``
+        (the model's point elasticity at the regular price), ``conversion``, ``market_share`` (m),
         ``x0``, ``sigma``, ``cost``.
     n_periods_ : int
         Price periods seen (1 without a ``prices`` panel).
@@ -140,7 +147,7 @@ class BundleDemandModel:
                  prior_elasticity: float = PRIOR_ELASTICITY,
                  prior_elasticity_sd: float = PRIOR_ELASTICITY_SD, rho_prior_sd: float = 0.3,
                  n_boot_draws: int = 4000, interval: float = 0.9, attribution: str = "auto",
-                 max_price_gap: float | None = 1.5):
+                 max_price_gap: float | None = 1.5, elasticity_input: str = "arc"):
         self.n_draws = n_draws
         self.n_boot = n_boot
         self.random_state = random_state
@@ -152,6 +159,7 @@ class BundleDemandModel:
         self.interval = interval
         self.attribution = attribution
         self.max_price_gap = max_price_gap
+        self.elasticity_input = elasticity_input
 
     # -- fitting -------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -161,7 +169,8 @@ class BundleDemandModel:
                   ("prior_elasticity_sd", self.prior_elasticity_sd >= 0, ">= 0"),
                   ("rho_prior_sd", self.rho_prior_sd > 0, "> 0"), ("n_boot_draws", self.n_boot_draws >= 100, ">= 100"),
                   ("interval", 0 < self.interval < 1, "in (0, 1)"),
-                  ("max_price_gap", self.max_price_gap is None or self.max_price_gap > 1, "> 1 or None")]
+                  ("max_price_gap", self.max_price_gap is None or self.max_price_gap > 1, "> 1 or None"),
+                  ("elasticity_input", self.elasticity_input in ("arc", "point"), "'arc' or 'point'")]
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be {rule}")
@@ -235,6 +244,12 @@ class BundleDemandModel:
                 source[far] = "observed"
         el, el_se, el_src = self._elasticities(ids, elasticities)
         rate = counts / n
+        el_arc = el.copy()
+        if len(priced) and self.elasticity_input == "arc":  # a log-log slope over promotions: to the point value
+            seen = np.isfinite(period_prices) & (n_per[:, None] > 0) & (el_src[priced] != "prior")[None, :]
+            lr = np.log(np.where(seen, period_prices, 1.0) / calib[priced][None, :])
+            el[priced] = val.point_from_arc(el[priced], lr, seen, rate[priced], self.conversion)
+            el_se[priced] *= el[priced] / el_arc[priced]
         m, x0, sigma = val.marginal_from_rate(rate, el, self.conversion)
         self.item_ids_ = ids
         self.n_baskets_ = n
@@ -242,6 +257,9 @@ class BundleDemandModel:
         self.params_ = pd.DataFrame({"product_id": ids, "price": regular, "price_source": source,
                                      "calib_price": calib, "rate": rate,
                                      "elasticity": el, "elasticity_se": el_se, "elasticity_source": el_src,
+                                     "elasticity_arc": el_arc,
+                                     "elasticity_regular": -val.mills(x0 + np.log(regular / calib) / sigma) / sigma,
+                                     "conversion": np.full(len(ids), float(self.conversion)),
                                      "market_share": m, "x0": x0, "sigma": sigma, "cost": cost})
         self._incidence = incidence
         self._period = period
@@ -434,7 +452,7 @@ class BundleDemandModel:
                             -val.MIN_ABS_ELASTICITY)
         bits = (np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1
         rate = counts @ bits / self.n_baskets_  # (R, k)
-        m, x0, sigma = val.marginal_from_rate(rate, el, self.conversion)
+        m, x0, sigma = val.marginal_from_rate(rate, el, P["conversion"].to_numpy()[codes])
         rho = np.tile(np.eye(k), (n_rep, 1, 1))
         member = rho.copy()
         joint = np.zeros((n_rep, k, k))
@@ -484,17 +502,10 @@ class BundleDemandModel:
     # -- answers ---------------------------------------------------------------------------------
     def costs(self, products: Sequence[str], assumed_margin_rate: float = DEFAULT_ASSUMED_MARGIN_RATE
               ) -> tuple[np.ndarray, list[str]]:
-        """Unit cost of each product: the catalogue ``cost``, else ``price * (1 - assumed_margin_rate)``.
-
-        Returns
-        -------
-        costs : float array, shape (k,)
-        sources : list of str
-            ``"cost"`` or ``"assumed"`` per product.
-        """
+        """Unit cost of each product (shape (k,)): the catalogue ``cost``, else ``price * (1 - assumed_margin_rate)``;
+        and per product ``"cost"`` or ``"assumed"``."""
         codes = self._codes(products)
-        cost = self.params_["cost"].to_numpy()[codes]
-        price = self.params_["price"].to_numpy()[codes]
+        cost, price = self.params_["cost"].to_numpy()[codes], self.params_["price"].to_numpy()[codes]
         known = np.isfinite(cost)
         return np.where(known, cost, price * (1 - assumed_margin_rate)), ["cost" if k else "assumed" for k in known]
 

@@ -29,6 +29,7 @@ from bundlewise.bundles.elasticity import (
     estimate_elasticities,
     price_panel_from_warehouse,
 )
+from bundlewise.bundles.margins import fill_costs, read_margins
 from bundlewise.bundles.portfolio import PortfolioConstraints, PortfolioResult, select_portfolio
 from bundlewise.bundles.pricing import PricingConstraints, price_bundles
 from bundlewise.config import _ConfigBase
@@ -64,6 +65,14 @@ class BundlePlanConfig(_ConfigBase):
         Elasticity prior (see :func:`~bundlewise.bundles.elasticity.estimate_elasticities`).
     n_draws, n_boot, random_state : int
         Of the :class:`~bundlewise.bundles.demand.BundleDemandModel`.
+    infer_margins : bool
+        Products without a catalogue cost get the margin their price elasticity implies
+        (:func:`~bundlewise.bundles.margins.fill_costs`); False: the assumed rate.
+    margins_file : str, optional
+        CSV of ``category, margin_rate``: a rate for every product of a category without a cost
+        (overrides the inferred one).
+    curve_top : int
+        Selected bundles whose profit-vs-discount curve is stored in the plan (for the report).
     pricing, portfolio, rules
         :class:`PricingConstraints`, :class:`PortfolioConstraints`, :class:`BundleRules`
         (dicts are accepted by :meth:`from_dict`). The rules' ``max_discount`` and
@@ -84,6 +93,9 @@ class BundlePlanConfig(_ConfigBase):
     n_draws: int = 20000
     n_boot: int = 200
     random_state: int = 0
+    infer_margins: bool = True
+    margins_file: str | None = None
+    curve_top: int = 6
     pricing: PricingConstraints = field(default_factory=PricingConstraints)
     portfolio: PortfolioConstraints = field(default_factory=PortfolioConstraints)
     rules: BundleRules = field(default_factory=BundleRules)
@@ -114,6 +126,7 @@ class BundlePlanConfig(_ConfigBase):
         if r.max_discount is not None and r.max_discount < p.max_discount:
             changes["max_discount"] = r.max_discount
             changes["discount_grid_step"] = min(p.discount_grid_step, r.max_discount)
+            changes["min_discount"] = min(p.min_discount, r.max_discount)
         if r.min_margin_rate is not None and r.min_margin_rate > p.margin_floor:
             changes["margin_floor"] = r.min_margin_rate
         return dataclasses.replace(p, **changes) if changes else p
@@ -142,6 +155,8 @@ class BundlePlan:
     n_baskets : int
     seconds : dict of str -> float
         Wall time of each step.
+    curves : dict of str -> DataFrame
+        Profit-vs-discount curve (``discount, profit, low, high``) of the top selected bundles.
     """
 
     selected: pd.DataFrame
@@ -154,6 +169,7 @@ class BundlePlan:
     config: BundlePlanConfig
     n_baskets: int
     seconds: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 class _Clock:
@@ -231,17 +247,24 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
                                prior_elasticity=cfg.prior_mean, prior_elasticity_sd=cfg.prior_sd)
     with progress.task("demand model", total=None):
         demand.fit(baskets, catalog, elasticities, pair_stats, prices=_chain_prices(panel))
+    pricing = cfg.effective_pricing()
+    if cfg.infer_margins or cfg.margins_file:
+        margins = read_margins(cfg.margins_file) if cfg.margins_file else None
+        params = demand.params_ if cfg.infer_margins else demand.params_.assign(elasticity_source="prior")
+        catalog = fill_costs(catalog, params, assumed_margin_rate=pricing.assumed_margin_rate, margins=margins)
     clock.lap("demand")
-    priced = price_bundles(kept, catalog, demand, cfg.effective_pricing(), progress=progress)
+    priced = price_bundles(kept, catalog, demand, pricing, progress=progress)
     clock.lap("pricing")
     result = select_portfolio(priced, catalog, cfg.portfolio)
     priced = priced.assign(selected=priced["bundle_id"].isin(set(result.selected["bundle_id"])))
     clock.lap("portfolio")
+    curves = bundle_curves(demand, catalog, result.selected.head(cfg.curve_top), pricing)
+    clock.lap("curves")
     log.info("bundle plan: %d candidates, %d rejected by rules, %d proposed, %d selected (%s)", len(candidates),
              len(rejected), int(priced["proposed"].sum()) if len(priced) else 0, len(result.selected),
              ", ".join(f"{k} {v:.1f}s" for k, v in clock.seconds.items()))
     return BundlePlan(result.selected, priced, rejected, result, elasticities, demand, catalog, cfg,
-                      baskets.n_baskets, clock.seconds)
+                      baskets.n_baskets, clock.seconds, curves)
 
 
 # what to relax for each rule key of BundleRules (the keys of a rules file)
@@ -328,15 +351,28 @@ def _complete(elasticities: pd.DataFrame, products: list[str], catalog: pd.DataF
     return pd.concat([elasticities, extra], ignore_index=True).sort_values("product_id").reset_index(drop=True)
 
 
-def bundle_table(plan: BundlePlan, *, selected_only: bool = True) -> pd.DataFrame:
-    """A flat table of the plan for CSV/JSON: products and titles joined, percentages as fractions."""
-    df = plan.selected if selected_only else plan.priced
-    if df.empty:
-        return df.copy()
-    out = df.copy()
-    out["products"] = [" + ".join(map(str, p)) for p in out["products"]]
-    out["titles"] = [" + ".join(map(str, t)) for t in out["titles"]]
+def bundle_curves(demand: BundleDemandModel, catalog: pd.DataFrame, selected: pd.DataFrame,
+                  pricing: PricingConstraints, n_points: int = 31) -> dict[str, pd.DataFrame]:
+    """Profit against discount (0 to the max discount) of each bundle of ``selected``, at the catalogue's costs."""
+    import numpy as np
+
+    cost = catalog.assign(product_id=catalog["product_id"].astype(str)).set_index("product_id")["cost"]
+    discounts = np.round(np.linspace(0.0, pricing.max_discount, n_points), 4)
+    out = {}
+    for bundle_id, products in zip(selected["bundle_id"], selected["products"], strict=True):
+        c = pd.to_numeric(cost.reindex([str(p) for p in products]), errors="coerce").to_numpy(float)
+        prices = demand.regular_prices(products)
+        c = np.where(np.isfinite(c), c, prices * (1 - pricing.assumed_margin_rate))
+        out[str(bundle_id)] = demand.profit_curve(products, discounts, c).round(4)
     return out
+
+
+def bundle_table(plan: BundlePlan, *, selected_only: bool = True) -> pd.DataFrame:
+    """A flat table of the plan for CSV: lists joined, money in cents, empty columns left out
+    (see :mod:`bundlewise.bundles.plan_io`); ``selected_only=False`` adds every other candidate."""
+    from bundlewise.bundles.plan_io import flatten, plan_rows
+
+    return flatten(plan_rows(plan, everything=not selected_only))
 
 
 __all__ = ["BundlePlan", "BundlePlanConfig", "bundle_table", "plan_bundles"]

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.bundles.demand import BundleDemandModel
+from bundlewise.bundles.naming import display_names, variant_pair
 from bundlewise.config import _ConfigBase
 from bundlewise.errors import ConfigError, DataValidationError, UnknownProductError, allowed
 from bundlewise.progress import NULL_PROGRESS, Progress
@@ -60,6 +61,8 @@ class PricedBundle(NamedTuple):
     proposed: bool = False
     reason: str = ""
     explanation: str = ""
+    names: tuple[str, ...] = ()
+    deal_type: str = "bundle"
 
 
 OUTPUT_COLUMNS = PricedBundle._fields
@@ -79,7 +82,14 @@ class PricingConstraints(_ConfigBase):
         Margin rate assumed for products without a catalogue cost (cost = price * (1 - rate));
         rows priced with it say ``margin_source="assumed"``.
     price_ending : float, optional
-        Bundle prices end with these cents (e.g. 0.99); prices are rounded down to it.
+        Bundle prices end with these cents (e.g. 0.99); prices are rounded down to it. Without
+        one, prices are rounded down to the cent.
+    min_discount : float
+        Smallest discount offered: a bundle one cent cheaper than its parts is no offer a shopper
+        notices (default 5 %).
+    require_positive : bool
+        Propose only bundles whose profit interval lies above zero (its lower bound > 0), not
+        those whose expected margin is positive but could as well be a loss.
     min_stock_coverage : float, optional
         Weeks of expected bundle sales the stock of every product must cover (unknown stock passes).
     discount_grid_step : float
@@ -94,6 +104,8 @@ class PricingConstraints(_ConfigBase):
     price_ending: float | None = None
     min_stock_coverage: float | None = None
     discount_grid_step: float = 0.01
+    min_discount: float = 0.05
+    require_positive: bool = False
 
     def __post_init__(self) -> None:
         checks = [("max_discount", 0 < self.max_discount < 1, "in (0, 1)"),
@@ -102,15 +114,17 @@ class PricingConstraints(_ConfigBase):
                   ("price_ending", self.price_ending is None or 0 <= self.price_ending < 1, "in [0, 1) or None"),
                   ("min_stock_coverage", self.min_stock_coverage is None or self.min_stock_coverage > 0,
                    "> 0 (weeks) or None"),
-                  ("discount_grid_step", 0 < self.discount_grid_step <= self.max_discount, "in (0, max_discount]")]
+                  ("discount_grid_step", 0 < self.discount_grid_step <= self.max_discount, "in (0, max_discount]"),
+                  ("min_discount", 0 <= self.min_discount <= self.max_discount, "in [0, max_discount]")]
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be {rule}")
 
     def grid(self) -> np.ndarray:
-        """The discounts tried (before price endings)."""
+        """The discounts tried (before price endings): the grid steps from ``min_discount`` up."""
         n = int(math.floor(self.max_discount / self.discount_grid_step + 1e-9))
-        return np.round(np.arange(1, n + 1) * self.discount_grid_step, 10)
+        steps = np.round(np.arange(1, n + 1) * self.discount_grid_step, 10)
+        return steps[steps >= self.min_discount - 1e-9]
 
 
 def bundle_price_options(regular_price: float, constraints: PricingConstraints) -> np.ndarray:
@@ -125,9 +139,12 @@ def bundle_price_options(regular_price: float, constraints: PricingConstraints) 
     if constraints.price_ending is not None:
         e = constraints.price_ending
         prices = np.floor(prices - e + 1e-9) + e
-    prices = np.unique(np.round(prices, 6))
+    else:  # whole cents, rounded down (never a shallower discount than the grid's)
+        prices = np.floor(prices * 100 + 1e-6) / 100
+    prices = np.unique(np.round(prices, 2))
     discount = 1 - prices / regular_price
-    return prices[(prices > 0) & (discount > 1e-9) & (discount <= constraints.max_discount + 1e-9)]
+    return prices[(prices > 0) & (discount >= constraints.min_discount - 1e-9) & (discount > 1e-9)
+                  & (discount <= constraints.max_discount + 1e-9)]
 
 
 def price_bundles(candidates: pd.DataFrame, catalog: pd.DataFrame, demand: BundleDemandModel,
@@ -157,7 +174,12 @@ def price_bundles(candidates: pd.DataFrame, catalog: pd.DataFrame, demand: Bundl
         attach_rate_without, attach_rate_with, incremental_profit`` (expected margin per 1,000
         shoppers vs no bundle), ``profit_low, profit_high`` (the model's interval, 90 % by default;
         NaN for bundles not proposed or with ``n_boot=0``), ``margin_source``
-        (``cost`` or ``assumed``), ``proposed``, ``reason`` (empty when proposed), ``explanation``.
+        (the weakest of the products': ``cost``, ``given`` by a margins file, ``inferred`` from the
+        price elasticity, or ``assumed``), ``proposed``, ``reason`` (empty when proposed),
+        ``explanation``, ``names`` (titles made distinguishable, see
+        :func:`~bundlewise.bundles.naming.display_names`) and ``deal_type`` (``bundle``, or
+        ``multi-buy`` for variants of one product type). Prices are whole cents, discounts are
+        rounded to 0.1 %.
     """
     constraints = constraints or PricingConstraints()
     missing = [c for c in ("bundle_id", "products") if c not in candidates.columns]
@@ -165,16 +187,18 @@ def price_bundles(candidates: pd.DataFrame, catalog: pd.DataFrame, demand: Bundl
         raise DataValidationError(f"candidates lack column(s) {allowed(missing)}; expected "
                                   f"{allowed(CANDIDATE_COLUMNS)}")
     cat = catalog.assign(product_id=catalog["product_id"].astype(str)).drop_duplicates("product_id")
+    names = display_names(cat)
     cat = cat.set_index("product_id")
     rows = []
     with progress.task("pricing bundles", total=len(candidates)) as task:
         for products in candidates["products"]:
             products = tuple(str(p) for p in products)
             try:
-                rows.append(_price_one(products, cat, demand, constraints))
+                rows.append(_price_one(products, cat, demand, constraints, names))
             except (UnknownProductError, DataValidationError) as exc:  # one bad candidate must not stop the rest
                 rows.append(PricedBundle(_titles(cat, products), math.nan, reason=f"cannot price: {exc}",
-                                         explanation=f"{' + '.join(products)}: not priced ({exc})."))
+                                         explanation=f"{' + '.join(products)}: not priced ({exc}).",
+                                         names=tuple(names.get(p, p) for p in products)))
             task.advance()
     out = candidates.reset_index(drop=True).copy()
     priced = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
@@ -198,36 +222,76 @@ def _titles(cat: pd.DataFrame, products: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(str(t) if isinstance(t, str) and t else p for p, t in zip(products, raw, strict=True))
 
 
+# the weakest source of a bundle's products names the bundle's margins
+_SOURCES = ("assumed", "inferred", "given", "cost")
+_SOURCE_NOTE = {"assumed": ", margins from an assumed rate.",
+                "inferred": ", margins inferred from price elasticities (no cost column).",
+                "given": ", margins from the margins file."}
+
+
+def _margin_source(cat: pd.DataFrame, products: tuple[str, ...], known: np.ndarray) -> str:
+    if "margin_source" in cat.columns:
+        given = cat["margin_source"].reindex(list(products)).fillna("assumed").astype(str).tolist()
+    else:
+        given = ["cost" if k else "assumed" for k in known]
+    given = [g if k or g != "cost" else "assumed" for g, k in zip(given, known, strict=True)]
+    return min(given, key=lambda g: _SOURCES.index(g) if g in _SOURCES else 0)
+
+
+def _why_not(name: str, first: str, rest: str, d: float, point: float, a0: float, margin_rate: float,
+             elasticity: float, c: PricingConstraints) -> tuple[str, str]:
+    """Why no discount pays, in the words of the likeliest cause (the reason, then the explanation)."""
+    best = f"best {d:.0%} off: {point:+.1f} per 1,000 shoppers"
+    if a0 >= 0.25:
+        return (f"already bought together: {a0:.0%} of {first} buyers also take {rest} at full price; a discount "
+                f"would mostly subsidise them ({best})",
+                f"{name}: not discounted, {a0:.0%} of {first} buyers already take {rest}; any discount up to "
+                f"{c.max_discount:.0%} gives away more on them than the extra sales bring ({best}).")
+    need = 1 / abs(elasticity) if elasticity < 0 else 1.0
+    if margin_rate < need:
+        return (f"thin margin: {margin_rate:.0%} over cost, below the ~{need:.0%} a discount needs at price "
+                f"elasticity {elasticity:.1f} ({best})",
+                f"{name}: not discounted, the {margin_rate:.0%} margin is too thin for the extra sales a discount "
+                f"brings at elasticity {elasticity:.1f} ({best}).")
+    return (f"no discount from {c.min_discount:.0%} to {c.max_discount:.0%} adds margin ({best})",
+            f"{name}: not bundled, at every discount up to {c.max_discount:.0%} the margin given to shoppers who "
+            f"would buy anyway outweighs the extra sales ({best}).")
+
+
 def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDemandModel,
-               c: PricingConstraints) -> PricedBundle:
+               c: PricingConstraints, names: dict[str, str]) -> PricedBundle:
     titles = _titles(cat, products)
+    shown = tuple(names.get(p, t) for p, t in zip(products, titles, strict=True))
+    deal = "multi-buy" if variant_pair(cat, products) else "bundle"
     prices = demand.regular_prices(products)
     regular = float(prices.sum())
     cost = _lookup(cat, products, "cost")
     known = np.isfinite(cost)
     cost = np.where(known, cost, prices * (1 - c.assumed_margin_rate))
-    source = "cost" if known.all() else "assumed"
+    source = _margin_source(cat, products, known)
     total_cost = float(cost.sum())
     options = bundle_price_options(regular, c)
     floor_ok = (options - total_cost) / options >= c.margin_floor - 1e-12
-    def refused(reason: str, explanation: str) -> PricedBundle:
-        return PricedBundle(titles, regular, margin_source=source, reason=reason, explanation=explanation)
 
-    name = " + ".join(titles)
+    def refused(reason: str, explanation: str) -> PricedBundle:
+        return PricedBundle(titles, round(regular, 2), margin_source=source, reason=reason, explanation=explanation,
+                            names=shown, deal_type=deal)
+
+    name = " + ".join(shown)
     if not len(options):
         return refused("no bundle price fits the max discount and price ending",
-                       f"{name}: no price ending in {c.price_ending} lies within {c.max_discount:.0%} off "
-                       f"{regular:.2f}.")
+                       f"{name}: no price ending in {c.price_ending} lies between {c.min_discount:.0%} and "
+                       f"{c.max_discount:.0%} off {regular:.2f}.")
     if not floor_ok.any():
-        return refused(f"margin floor: even {c.discount_grid_step:.0%} off leaves less than {c.margin_floor:.0%} "
+        return refused(f"margin floor: even {c.min_discount:.0%} off leaves less than {c.margin_floor:.0%} "
                        f"margin over cost {total_cost:.2f}",
                        f"{name}: not bundled, any discount would breach the {c.margin_floor:.0%} margin floor.")
     options = options[floor_ok]
     subs = demand.substitutes(products)
     if subs is not None:
         a, b, cross = subs
-        return refused(f"substitutes: sales of {a} and {b} move with each other's price (cross-price elasticity "
-                       f"{cross:+.2f}); the demand model assumes additive values and would misprice the bundle",
+        return refused(f"substitutes: sales of {names.get(a, a)} and {names.get(b, b)} move with each other's price "
+                       f"(cross-price elasticity {cross:+.2f}); a bundle price would mostly move sales between them",
                        f"{name}: not bundled, the products replace each other (a cut on one takes sales from the "
                        "other).")
     ev = demand.evaluate(products, options, cost, interval=False)
@@ -247,28 +311,33 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
     profit = np.where(feasible, ev["profit"].to_numpy(), -np.inf)
     best = int(np.argmax(profit))
     chosen = ev.iloc[[best]]
-    point = float(profit[best])
+    point = round(float(profit[best]), 4)
     low, high = np.nan, np.nan  # the bootstrap only for bundles worth proposing (it is the slow part)
     if point > 0 and demand.n_boot > 0:
         full = demand.evaluate(products, [options[best]], cost, interval=True)
-        low, high = float(full["low"].iat[0]), float(full["high"].iat[0])
-    d = float(chosen["discount"].iat[0])
-    bp = float(options[best])
+        low, high = round(float(full["low"].iat[0]), 4), round(float(full["high"].iat[0]), 4)
+    bp = round(float(options[best]), 2)
+    d = round(1 - bp / regular, 3)
     a0, a1 = float(chosen["attach_rate_without"].iat[0]), float(chosen["attach_rate_with"].iat[0])
-    rest = " + ".join(titles[1:])
-    proposed = point > 0
+    rest = " + ".join(shown[1:])
+    proposed = point > 0 and not (c.require_positive and not low > 0)
+    what = ("a multi-buy of variants of one product type (shoppers choose between them, not a complementary "
+            "bundle): " if deal == "multi-buy" else "")
+    band = f" ({demand.interval:.0%} interval {low:+.1f} to {high:+.1f})" if np.isfinite(low) else ""
     if proposed:
         reason = ""
-        band = f" ({demand.interval:.0%} interval {low:.1f} to {high:.1f})" if np.isfinite(low) else ""
-        expl = (f"{name} at {d:.0%} off ({bp:.2f} instead of {regular:.2f}): +{point:.1f} expected margin per 1,000 "
-                f"shoppers{band}; {a0:.0%} of {titles[0]} buyers also take {rest} "
-                f"today, {a1:.0%} with the bundle{stock_note}"
-                + (", margins from an assumed rate." if source == "assumed" else "."))
+        expl = (f"{name} at {d:.0%} off ({bp:.2f} instead of {regular:.2f}), {what}{point:+.1f} expected margin per "
+                f"1,000 shoppers{band}; {a0:.0%} of {shown[0]} buyers also take {rest} "
+                f"today, {a1:.0%} with the bundle{stock_note}" + _SOURCE_NOTE.get(source, "."))
+    elif point > 0:
+        reason = (f"profit interval reaches below zero: {point:+.1f} per 1,000 shoppers expected at {d:.0%} off, "
+                  f"{demand.interval:.0%} interval {low:+.1f} to {high:+.1f}")
+        expl = f"{name}: not proposed, the expected gain at {d:.0%} off could as well be a loss{band}."
     else:
-        reason = (f"no discount up to {c.max_discount:.0%} adds margin: the best ({d:.0%} off) changes it by "
-                  f"{point:.1f} per 1,000 shoppers")
-        expl = (f"{name}: not bundled, at every discount up to {c.max_discount:.0%} the margin given to shoppers who "
-                f"would buy anyway outweighs the extra sales (best {d:.0%} off: {point:.1f} per 1,000 shoppers).")
-    return PricedBundle(titles, regular, bundle_price=bp, discount=d, attach_rate_without=a0, attach_rate_with=a1,
-                        incremental_profit=point, profit_low=low, profit_high=high, margin_source=source,
-                        proposed=proposed, reason=reason, explanation=expl)
+        el = demand.params_.set_index("product_id")["elasticity_regular"].reindex(list(products)).to_numpy(float)
+        reason, expl = _why_not(name, shown[0], rest, d, point, a0, 1 - total_cost / regular,
+                                float(np.nansum(prices / regular * el)), c)
+    return PricedBundle(titles, round(regular, 2), bundle_price=bp, discount=d, attach_rate_without=round(a0, 4),
+                        attach_rate_with=round(a1, 4), incremental_profit=point, profit_low=low, profit_high=high,
+                        margin_source=source, proposed=proposed, reason=reason, explanation=expl, names=shown,
+                        deal_type=deal)

@@ -1,8 +1,10 @@
 """The bundle report: one standalone HTML page a merchandiser can open and share.
 
-Sections: the plan in numbers, the portfolio table, profit-vs-discount curves of the top
-bundles, the expected margin of each chosen bundle with its interval, an association graph of
-the chosen bundles, the elasticities used, and what was left out and why.
+Sections: the bundles worth running (expected margin per week with intervals), what was left out
+and why (the strongest pairs not run, each with its reason), where the margins come from, the
+portfolio table (full names and ids), profit-vs-discount curves of the top bundles, an
+association graph, and the elasticities the pricing used. It reads a fitted plan or a plan file
+(``report --plan``): the curves are stored in the plan, nothing is priced again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bundlewise.bundles.jobs import BundlePlan
+from bundlewise.bundles.plan_io import PlanView, plan_view
 from bundlewise.report import HtmlReport, pyplot
 
 log = logging.getLogger(__name__)
@@ -25,8 +28,9 @@ def _short(text: str, width: int = _TITLE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def bundle_label(products: tuple[str, ...], titles: tuple[str, ...] | None = None, width: int = 60) -> str:
-    """``title a + title b`` (ids where a title is missing or repeated), shortened to ``width``.
+def bundle_label(products: tuple[str, ...], titles: tuple[str, ...] | None = None, width: int | None = None) -> str:
+    """``name a + name b`` (ids where a name is missing or repeated); shortened only when ``width`` is given
+    (figure labels), never in tables.
 
     Examples
     --------
@@ -38,38 +42,58 @@ def bundle_label(products: tuple[str, ...], titles: tuple[str, ...] | None = Non
     titles = tuple(titles or products)
     repeated = len(set(titles)) < len(titles)
     parts = [f"{t} ({p})" if repeated or not t else t for p, t in zip(products, titles, strict=True)]
-    return _short(" + ".join(parts), width)
+    text = " + ".join(parts)
+    return text if width is None else _short(text, width)
+
+
+def _names(df: pd.DataFrame) -> list[tuple[str, ...]]:
+    col = "names" if "names" in df else "titles" if "titles" in df else "products"
+    return [tuple(n) if isinstance(n, (tuple, list)) and n else tuple(p) for n, p in zip(df[col], df["products"],
+                                                                                         strict=True)]
+
+
+def _interval(lo: object, hi: object, digits: int = 2) -> str:
+    if not (isinstance(lo, float) and isinstance(hi, float)) or math.isnan(lo) or math.isnan(hi):
+        return ""
+    return f" [{lo:,.{digits}f}, {hi:,.{digits}f}]"
 
 
 def portfolio_frame(selected: pd.DataFrame) -> pd.DataFrame:
-    """The portfolio as a display table (percentages and money rounded)."""
+    """The portfolio as a display table: full names and ids (never cut), money rounded, the full "why"."""
     if selected.empty:
         return pd.DataFrame({"bundle": pd.Series(dtype=object)})
+    get = selected.get
+    weekly = get("margin_per_week")
     return pd.DataFrame({
-        "bundle": [bundle_label(tuple(p), tuple(t)) for p, t in zip(selected["products"], selected["titles"],
-                                                                     strict=True)],
+        "bundle": [bundle_label(tuple(p), n) for p, n in zip(selected["products"], _names(selected), strict=True)],
+        "ids": [" + ".join(map(str, p)) for p in selected["products"]],
+        "deal": get("deal_type", pd.Series("bundle", index=selected.index)).tolist(),
         "regular price": selected["regular_price"].round(2), "bundle price": selected["bundle_price"].round(2),
         "discount": [f"{d:.0%}" for d in selected["discount"]],
-        "attach without": [f"{a:.1%}" for a in selected["attach_rate_without"]],
-        "attach with": [f"{a:.1%}" for a in selected["attach_rate_with"]],
-        "margin / 1,000 shoppers": [f"{p:.2f} [{lo:.2f}, {hi:.2f}]" for p, lo, hi
-                                    in zip(selected["incremental_profit"], selected["profit_low"],
-                                           selected["profit_high"], strict=True)],
-        "baskets together": selected["n_ab"].astype(int).tolist(), "lift": selected["lift"].round(2),
-        "model score": selected["model_score"].round(3),
-        "margins": selected["margin_source"],
-        "why": selected["explanation"],
+        "attach without → with": [f"{a:.1%} → {b:.1%}" for a, b in zip(selected["attach_rate_without"],
+                                                                        selected["attach_rate_with"], strict=True)],
+        "margin / 1,000 shoppers [90%]": [f"{p:,.2f}{_interval(lo, hi)}" for p, lo, hi in zip(
+            selected["incremental_profit"], get("profit_low", selected["incremental_profit"] * np.nan),
+            get("profit_high", selected["incremental_profit"] * np.nan), strict=True)],
+        "margin / week [90%]": ([f"{p:,.2f}{_interval(lo, hi)}" for p, lo, hi in zip(
+            weekly, get("margin_per_week_low", weekly * np.nan), get("margin_per_week_high", weekly * np.nan),
+            strict=True)] if weekly is not None else [""] * len(selected)),
+        "baskets together": selected["n_ab"].astype(int).tolist() if "n_ab" in selected else "",
+        "lift": selected["lift"].round(2) if "lift" in selected else np.nan,
+        "margins": get("margin_source", pd.Series("", index=selected.index)).tolist(),
+        "why": selected["explanation"].tolist() if "explanation" in selected else "",
     })
 
 
-def build_report(plan: BundlePlan, *, top: int = 6, title: str = "Bundle plan") -> HtmlReport:
-    """The HTML report of a :class:`~bundlewise.bundles.jobs.BundlePlan`.
+def build_report(plan: BundlePlan | PlanView, *, top: int = 6, title: str = "Bundle plan") -> HtmlReport:
+    """The HTML report of a :class:`~bundlewise.bundles.jobs.BundlePlan` or a plan file's
+    :class:`~bundlewise.bundles.plan_io.PlanView` (nothing is priced again).
 
     Parameters
     ----------
-    plan : BundlePlan
+    plan : BundlePlan or PlanView
     top : int
-        Bundles whose profit-vs-discount curve is drawn.
+        Bundles whose profit-vs-discount curve is drawn (those the plan holds a curve for).
     title : str
 
     Returns
@@ -77,70 +101,48 @@ def build_report(plan: BundlePlan, *, top: int = 6, title: str = "Bundle plan") 
     HtmlReport
         Call ``.write(path)``.
     """
-    sel, priced = plan.selected, plan.priced
-    weekly = plan.demand.weekly_shoppers()
-    total = float(plan.portfolio.objective)
-    page = HtmlReport(title, f"{plan.n_baskets:,} shopper baskets; every margin is the expected change in gross "
-                             "margin per 1,000 shoppers compared with running no bundle.")
-    page.heading("The plan in numbers")
-    n_proposed = int(priced["proposed"].sum()) if len(priced) else 0
-    page.paragraph(
-        f"{len(priced) + len(plan.rejected):,} candidate bundles; {len(plan.rejected):,} set aside by the business "
-        f"rules; {n_proposed:,} priced with a positive expected incremental margin; {len(sel):,} chosen for the "
-        f"portfolio (MILP {plan.portfolio.status}, gap {plan.portfolio.mip_gap:.2%}, "
-        f"{plan.portfolio.seconds:.2f} s). Expected incremental margin of the portfolio: {total:.2f} per 1,000 "
-        f"shoppers, about {total * weekly / 1000:,.2f} per week at {weekly:,.0f} baskets a week.")
-    assumed = int((sel["margin_source"] == "assumed").sum()) if len(sel) else 0
-    if assumed:
-        rate = plan.config.effective_pricing().assumed_margin_rate
-        page.paragraph(f"{assumed} of the {len(sel)} chosen bundles hold a product without a catalogue cost: their "
-                       f"margins assume a {rate:.0%} margin rate. Ingest a products file with a cost column for real "
-                       "margins.", note=True)
-    filled = plan.catalog.attrs.get("prices_from_orders", 0)
-    if filled:
-        page.paragraph(f"{filled:,} products have no catalogue price; their regular price is the median observed "
-                       "shelf price.", note=True)
-    page.heading("Portfolio")
+    view = plan if isinstance(plan, PlanView) else plan_view(plan)
+    rows, meta = view.bundles, view.meta
+    sel = view.selected
+    total = float(sel["incremental_profit"].sum()) if len(sel) else 0.0
+    weekly = (float(sel["margin_per_week"].sum()) if "margin_per_week" in sel and len(sel) else math.nan)
+    basis = f"{meta['n_baskets']:,} shopper baskets" if "n_baskets" in meta else f"plan file {meta.get('source')}"
+    page = HtmlReport(title, f"{basis}; every margin is the expected change in gross margin compared with running "
+                             "no bundle.")
+    page.heading("Bundles worth running")
     if sel.empty:
         page.paragraph("No bundle is expected to add margin under these constraints.", note=True)
     else:
+        lows = sel["margin_per_week_low"].sum() if "margin_per_week_low" in sel else math.nan
+        highs = sel["margin_per_week_high"].sum() if "margin_per_week_high" in sel else math.nan
+        band = (f" (the bundles' 90 % intervals add up to {lows:,.2f} to {highs:,.2f})"
+                if np.isfinite(lows) and np.isfinite(highs) else "")
+        page.paragraph(f"{len(sel):,} bundles, expected to add {weekly:,.2f} of margin per week{band}, "
+                       f"{total:.2f} per 1,000 shoppers. The best:")
+        for _, r in sel.head(5).iterrows():
+            page.paragraph(f"• {r['explanation']}" if "explanation" in r else f"• {r['bundle_id']}")
+        multi = int((sel.get("deal_type", pd.Series(dtype=object)) == "multi-buy").sum())
+        if multi:
+            page.paragraph(f"{multi} of them are multi-buys: variants of one product type (same category, near-"
+                           "identical titles) that shoppers choose between; run them as \"any 2 for\" deals, not as "
+                           "complementary bundles.", note=True)
+    _left_out(page, rows, meta)
+    _sources(page, sel, meta)
+    page.heading("Portfolio")
+    if len(sel):
         page.table(portfolio_frame(sel), float_format="{:,.2f}")
         page.figure(_margin_figure(sel), "Expected incremental margin per 1,000 shoppers with its 90% interval.")
-        page.heading("Profit against discount")
-        page.figure(_curves_figure(plan, sel.head(top)),
-                    "Expected incremental margin per 1,000 shoppers at each discount (band: 90% interval); "
-                    "the dot is the chosen price.")
+        shown = sel[sel["bundle_id"].astype(str).isin(view.curves)].head(top)
+        if len(shown):
+            page.heading("Profit against discount")
+            page.figure(_curves_figure(view.curves, shown),
+                        "Expected incremental margin per 1,000 shoppers at each discount (band: 90% interval); "
+                        "the dot is the chosen price.")
         page.heading("Association graph of the chosen bundles")
-        page.figure(_graph_figure(sel, plan.catalog),
+        page.figure(_graph_figure(sel),
                     "Products of the chosen bundles; a line joins products bundled together, thicker for a "
                     "higher lift.")
-    page.heading("Elasticities used")
-    el = plan.elasticities
-    counts = el["source"].value_counts()
-    page.paragraph(f"Own-price elasticities of the {len(el):,} bundled products: "
-                   + ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("own", "category", "prior"))
-                   + f" (own: log-log regression on the {plan.config.period}ly price panel, shrunk toward the "
-                     "category mean; category: too little price variation; prior: "
-                     f"{plan.config.prior_mean} ± {plan.config.prior_sd}). Median "
-                     f"{el['elasticity'].median():.2f}.")
-    by_cat = el.groupby("category").agg(products=("product_id", "size"), median=("elasticity", "median"),
-                                        own=("source", lambda s: int((s == "own").sum()))).reset_index()
-    page.table(by_cat, float_format="{:.2f}")
-    page.heading("Left out, and why")
-    reasons = pd.concat([plan.rejected[["bundle_id", "reason"]].assign(stage="business rules"),
-                         priced.loc[~priced["proposed"], ["bundle_id", "reason"]].assign(stage="pricing")],
-                        ignore_index=True) if len(priced) or len(plan.rejected) else pd.DataFrame()
-    if len(reasons):
-        # pricing reasons carry the numbers of each bundle after a colon: group on the rule itself
-        pricing = reasons["stage"] == "pricing"
-        reasons.loc[pricing, "reason"] = reasons.loc[pricing, "reason"].str.split(":").str[0]
-        summary = reasons.groupby(["stage", "reason"]).size().rename("bundles").reset_index()
-        page.table(summary.sort_values("bundles", ascending=False).head(20))
-    not_chosen = int(priced["proposed"].sum() - len(sel)) if len(priced) else 0
-    if not_chosen > 0:
-        page.paragraph(f"{not_chosen} proposed bundles were not chosen: the portfolio limits (at most "
-                       f"{plan.config.portfolio.max_bundles} bundles, each product in at most "
-                       f"{plan.config.portfolio.per_product}) favour better ones.")
+    _elasticities(page, sel, meta)
     page.heading("How to read this")
     page.paragraph("Each shopper is simulated choosing the best of: nothing, either product at its regular price, "
                    "both separately, or the bundle. Reservation prices are calibrated to the observed purchase "
@@ -150,14 +152,73 @@ def build_report(plan: BundlePlan, *, top: int = 6, title: str = "Bundle plan") 
     return page
 
 
+def _left_out(page: HtmlReport, rows: pd.DataFrame, meta: dict) -> None:
+    page.heading("Left out, and why")
+    out = rows[~rows["selected"].astype(bool)] if "selected" in rows else rows.iloc[:0]
+    if out.empty:
+        page.paragraph("This plan file holds only the portfolio; write it with 'bundlewise bundles --all' to see "
+                       "every candidate left out and why.", note=True)
+        return
+    stage = out.get("stage", pd.Series("pricing", index=out.index)).fillna("pricing")
+    kind = out["reason"].fillna("").str.split(":").str[0]
+    summary = (pd.DataFrame({"stage": stage, "reason": kind}).groupby(["stage", "reason"]).size()
+               .rename("bundles").reset_index().sort_values("bundles", ascending=False))
+    page.table(summary.head(20))
+    # the strongest pairs not run deserve their own line: a merchandiser will ask about them
+    strong = out[out.get("lift", pd.Series(np.nan, index=out.index)).fillna(0) > 1.5]
+    strong = strong.sort_values("lift", ascending=False).head(10)
+    if len(strong):
+        page.paragraph("The strongest pairs not run:")
+        page.table(pd.DataFrame({
+            "bundle": [bundle_label(tuple(p), n) for p, n in zip(strong["products"], _names(strong), strict=True)],
+            "ids": [" + ".join(map(str, p)) for p in strong["products"]],
+            "lift": strong["lift"].round(2), "baskets together": strong.get("n_ab", np.nan),
+            "why not": strong["reason"].tolist()}), float_format="{:,.2f}")
+
+
+def _sources(page: HtmlReport, sel: pd.DataFrame, meta: dict) -> None:
+    if "margin_source" in sel and len(sel):
+        counts = sel["margin_source"].value_counts()
+        parts = {"cost": "from catalogue costs", "given": "from the margins file (--margins)",
+                 "inferred": "inferred from the products' price elasticities (Lerner: margin = -1/elasticity, "
+                             "shrunk toward the category; regular prices assumed near the profit optimum)",
+                 "assumed": f"from an assumed {meta.get('assumed_rate', 0.3):.0%} margin rate"}
+        text = "; ".join(f"{n} bundle(s) {parts.get(s, s)}" for s, n in counts.items())
+        page.paragraph(f"Margins: {text}.", note=bool(set(counts.index) - {"cost"}))
+    if meta.get("prices_from_orders"):
+        page.paragraph(f"{meta['prices_from_orders']:,} products have no catalogue price; their regular price is "
+                       "the median observed shelf price.", note=True)
+
+
+def _elasticities(page: HtmlReport, sel: pd.DataFrame, meta: dict) -> None:
+    page.heading("Elasticities used")
+    if sel.empty or "elasticities" not in sel:
+        page.paragraph("The plan file carries no elasticities.", note=True)
+        return
+    recs = []
+    for _, r in sel.iterrows():
+        rates = r["margin_rates"] if "margin_rates" in r and isinstance(r["margin_rates"], tuple) else ()
+        for k, (pid, name) in enumerate(zip(r["products"], _names(sel.loc[[r.name]])[0], strict=True)):
+            recs.append({"product": name, "id": str(pid),
+                         "elasticity at regular price": r["elasticities"][k] if k < len(r["elasticities"]) else np.nan,
+                         "margin rate": rates[k] if k < len(rates) else np.nan})
+    table = pd.DataFrame(recs).drop_duplicates("id")
+    page.paragraph("Own-price elasticities of the bundled products as the pricing used them: at the regular price, "
+                   "after clipping, from the log-log slope over the promotion weeks turned into the point value of "
+                   f"the demand curve (prior {meta.get('prior', '-2.5 ± 1.0')} where a product's price never moved). "
+                   f"Median {table['elasticity at regular price'].median():.2f}.")
+    page.table(table, float_format="{:.2f}")
+
+
 def _margin_figure(sel: pd.DataFrame):  # type: ignore[no-untyped-def]
     plt = pyplot()
     df = sel.head(30).iloc[::-1]
-    labels = [bundle_label(tuple(p), tuple(t), 45) for p, t in zip(df["products"], df["titles"], strict=True)]
+    labels = [bundle_label(tuple(p), n, 60) for p, n in zip(df["products"], _names(df), strict=True)]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(df) + 1.2))
     y = np.arange(len(df))
-    err = np.vstack([np.maximum(df["incremental_profit"] - df["profit_low"], 0),
-                     np.maximum(df["profit_high"] - df["incremental_profit"], 0)])
+    low = df["profit_low"] if "profit_low" in df else df["incremental_profit"]
+    high = df["profit_high"] if "profit_high" in df else df["incremental_profit"]
+    err = np.vstack([np.maximum(df["incremental_profit"] - low, 0), np.maximum(high - df["incremental_profit"], 0)])
     ax.barh(y, df["incremental_profit"], xerr=np.nan_to_num(err), color="#4c78a8", ecolor="#555", capsize=2)
     ax.set_yticks(y, labels, fontsize=7)
     ax.axvline(0, color="#999", lw=0.8)
@@ -166,24 +227,20 @@ def _margin_figure(sel: pd.DataFrame):  # type: ignore[no-untyped-def]
     return fig
 
 
-def _curves_figure(plan: BundlePlan, top: pd.DataFrame):  # type: ignore[no-untyped-def]
+def _curves_figure(curves: dict[str, pd.DataFrame], top: pd.DataFrame):  # type: ignore[no-untyped-def]
     plt = pyplot()
-    pricing = plan.config.effective_pricing()
-    discounts = np.round(np.linspace(0.0, pricing.max_discount, 31), 4)
     n = len(top)
     cols = min(3, n)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-    for ax, rec in zip(axes.ravel(), top.itertuples(), strict=False):
-        products = tuple(rec.products)
-        costs, _ = plan.demand.costs(products, pricing.assumed_margin_rate)
-        curve = plan.demand.profit_curve(products, discounts, costs)
+    for ax, (_, rec), names in zip(axes.ravel(), top.iterrows(), _names(top), strict=False):
+        curve = curves[str(rec["bundle_id"])]
         ax.plot(100 * curve["discount"], curve["profit"], color="#4c78a8")
         if curve["low"].notna().any():
             ax.fill_between(100 * curve["discount"], curve["low"], curve["high"], color="#4c78a8", alpha=0.2, lw=0)
-        ax.scatter([100 * rec.discount], [rec.incremental_profit], color="#e45756", zorder=3)
+        ax.scatter([100 * rec["discount"]], [rec["incremental_profit"]], color="#e45756", zorder=3)
         ax.axhline(0, color="#999", lw=0.8)
-        ax.set_title(bundle_label(products, tuple(rec.titles), 40), fontsize=8)
+        ax.set_title(bundle_label(tuple(rec["products"]), names, 40), fontsize=8)
         ax.set_xlabel("discount %", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[n:]:
@@ -193,16 +250,16 @@ def _curves_figure(plan: BundlePlan, top: pd.DataFrame):  # type: ignore[no-unty
     return fig
 
 
-def _graph_figure(sel: pd.DataFrame, catalog: pd.DataFrame):  # type: ignore[no-untyped-def]
+def _graph_figure(sel: pd.DataFrame):  # type: ignore[no-untyped-def]
     plt = pyplot()
-    titles = dict(zip(catalog["product_id"].astype(str), catalog.get("title", catalog["product_id"]).astype(str),
-                      strict=True))
+    titles = {str(p): n for ps, ns in zip(sel["products"], _names(sel), strict=True) for p, n in zip(ps, ns,
+                                                                                                  strict=True)}
     # bundle members side by side on the circle: nodes in order of first appearance
     nodes = list(dict.fromkeys(str(p) for products in sel["products"] for p in products))
     angle = 2 * np.pi * np.arange(len(nodes)) / max(len(nodes), 1)
     pos = {p: (math.cos(a), math.sin(a)) for p, a in zip(nodes, angle, strict=True)}
     fig, ax = plt.subplots(figsize=(7.5, 7.5))
-    lifts = sel["lift"].fillna(1.0).clip(lower=1.0)
+    lifts = (sel["lift"] if "lift" in sel else pd.Series(1.0, index=sel.index)).fillna(1.0).clip(lower=1.0)
     widths = 0.8 + 3.0 * np.log(lifts) / max(float(np.log(lifts).max()), 1e-9)
     for products, width, profit in zip(sel["products"], widths, sel["incremental_profit"], strict=True):
         ps = [str(p) for p in products]

@@ -18,7 +18,10 @@ Regimes (:data:`REGIMES`): ``independent`` goods, ``shared_need`` (co-purchase f
 independent valuations), ``correlated`` (co-purchase from correlated valuations only),
 ``complements`` (shared need, correlated values and a 15 % bonus for owning both — outside the
 demand model's family), ``substitutes`` (owning both worth 25 % less: outside too), ``heavy_tailed``
-(Student-t valuations, 3 d.o.f.), ``varying_margins`` (margin rates from 15 % to 75 %).
+(Student-t valuations, 3 d.o.f.), ``varying_margins`` (margin rates from 15 % to 75 %), and two
+valuation families the demand model does not assume, with margin rates drawn per product from
+10 % to 70 %: ``logit`` (Gumbel valuations: a logit demand curve) and ``segments`` (a mixture of a
+bargain-hunting and a loyal segment: a kinked demand curve).
 
 Examples
 --------
@@ -50,12 +53,12 @@ from bundlewise.progress import NULL_PROGRESS, Progress
 log = logging.getLogger(__name__)
 
 REGIMES = ("independent", "shared_need", "correlated", "complements", "substitutes", "heavy_tailed",
-           "varying_margins")
+           "varying_margins", "logit", "segments")
 NAIVE_DISCOUNT = 0.10
 GOAL_REGRET = 0.02
 GOAL_UPLIFT_RATIO = 2.0
 
-__all__ = ["GOAL_REGRET", "GOAL_UPLIFT_RATIO", "REGIMES", "PairTruth", "make_market", "market_inputs",
+__all__ = ["GOAL_REGRET", "GOAL_UPLIFT_RATIO", "ORACLES", "REGIMES", "PairTruth", "make_market", "market_inputs",
            "plot_market_curves", "plot_regimes", "run_market", "simulate_orders", "simulate_regimes",
            "summarise_regimes", "true_elasticity", "true_profit_curve", "true_rate"]
 
@@ -78,10 +81,12 @@ def make_market(regime: str, seed: int = 0, n_pairs: int = 4) -> list[PairTruth]
         raise ConfigError(f"regime is {regime!r}; allowed values are {allowed(REGIMES)}")
     rng = np.random.default_rng([seed, REGIMES.index(regime)])
     margins = rng.permutation(np.linspace(0.15, 0.75, n_pairs)) if regime == "varying_margins" else None
+    wide = regime in ("logit", "segments")
     pairs = []
     for k in range(n_pairs):
         price = np.round(rng.uniform(5, 50, 2) * 2) / 2
-        rate = margins[[k, k]] if margins is not None else rng.uniform(0.3, 0.5, 2)
+        rate = (margins[[k, k]] if margins is not None else rng.uniform(0.1, 0.7, 2) if wide
+                else rng.uniform(0.3, 0.5, 2))
         m = rng.uniform(0.08, 0.25, 2)
         base = PairTruth(f"{regime[:2]}{k}a", f"{regime[:2]}{k}b", float(price[0]), float(price[1]),
                          float(np.round(price[0] * (1 - rate[0]), 2)), float(np.round(price[1] * (1 - rate[1]), 2)),
@@ -97,6 +102,8 @@ def make_market(regime: str, seed: int = 0, n_pairs: int = 4) -> list[PairTruth]
             "substitutes": {"member_ab": share * top, "complement": -0.25},
             "heavy_tailed": {"member_ab": 0.6 * share * top, "rho": 0.2, "tail_df": 3.0},
             "varying_margins": {"member_ab": 0.6 * share * top, "rho": 0.2},
+            "logit": {"member_ab": 0.7 * share * top, "rho": 0.3, "family": "logit"},
+            "segments": {"member_ab": 0.7 * share * top, "rho": 0.3, "family": "segments"},
         }[regime]
         pairs.append(replace(base, **changes))
     return pairs
@@ -133,11 +140,44 @@ def market_inputs(lines: pd.DataFrame, pairs: list[PairTruth]) -> tuple[Baskets,
     return baskets, catalog, panel
 
 
+COST_MODES = ("catalog", "inferred", "assumed")
+ORACLES = ("elasticity", "conversion")
+"""Inputs an ablation can take from the truth instead of estimating them: ``elasticity`` (the true
+point elasticity at the model's calibration price) and ``conversion`` (the true share of in-market
+shoppers who buy at that price, which fixes the valuation spread and the membership rate)."""
+
+
+def _oracle(model: BundleDemandModel, pairs: list[PairTruth], oracle: Sequence[str]) -> None:
+    """Overwrite the fitted model's per-product calibration with the truth (ablations only)."""
+    from bundlewise.bundles import _valuation as val
+
+    P = model.params_
+    for t in pairs:
+        for pid in t.products:
+            i = int(np.searchsorted(model.item_ids_, pid))
+            regular = t.price_a if pid == t.product_a else t.price_b
+            at = float(P["calib_price"].iat[i]) / regular
+            if "elasticity" in oracle:
+                P.loc[i, ["elasticity", "elasticity_arc"]] = true_elasticity(t, pid, at)
+            if "conversion" in oracle:
+                member = t.member_a if pid == t.product_a else t.member_b
+                P.loc[i, "conversion"] = float(np.clip(true_rate(t, pid, regular * at) / member, 0.01, 0.99))
+    m, x0, sigma = val.marginal_from_rate(P["rate"].to_numpy(), P["elasticity"].to_numpy(), P["conversion"].to_numpy())
+    P["market_share"], P["x0"], P["sigma"] = m, x0, sigma
+    P["elasticity_regular"] = -val.mills(x0 + np.log(P["price"] / P["calib_price"]).to_numpy() / sigma) / sigma
+
+
 def _pipeline(pairs: list[PairTruth], seed: int, n_weeks: int, shoppers_per_week: int,
-              constraints: PricingConstraints, demand_params: dict[str, Any] | None, use_prices: bool
+              constraints: PricingConstraints, demand_params: dict[str, Any] | None, use_prices: bool,
+              oracle: Sequence[str] = (), costs: str = "catalog"
               ) -> tuple[BundleDemandModel, pd.DataFrame, pd.DataFrame, float, str]:
     """Orders of the market -> the fitted demand model, the candidates, their pricing, the share of
     shoppers who left an order, and the elasticity estimator used."""
+    bad = [o for o in oracle if o not in ORACLES]
+    if bad:
+        raise ConfigError(f"oracle {allowed(bad)} unknown; allowed values are {allowed(ORACLES)}")
+    if costs not in COST_MODES:
+        raise ConfigError(f"costs is {costs!r}; allowed values are {allowed(COST_MODES)}")
     lines, prices = simulate_orders(pairs, n_weeks=n_weeks, shoppers_per_week=shoppers_per_week, seed=seed)
     baskets, catalog, panel = market_inputs(lines, pairs)
     elasticities, estimator = _elasticities(panel)
@@ -152,13 +192,22 @@ def _pipeline(pairs: list[PairTruth], seed: int, n_weeks: int, shoppers_per_week
     cands_df = pd.DataFrame(cands)
     model = BundleDemandModel(**(demand_params or {})).fit(baskets, catalog, elasticities, stats.reset_index(),
                                                            prices=prices if use_prices else None)
+    if oracle:
+        _oracle(model, pairs, oracle)
+    if costs != "catalog":  # the pipeline without a cost column: margins inferred (Lerner) or assumed
+        from bundlewise.bundles.margins import fill_costs
+
+        params = model.params_ if costs == "inferred" else model.params_.assign(elasticity_source="prior")
+        catalog = fill_costs(catalog.assign(cost=np.nan, category_path="all"), params,
+                             assumed_margin_rate=constraints.assumed_margin_rate)
     priced = price_bundles(cands_df, catalog, model, constraints)
     return model, cands_df, priced, baskets.n_baskets / (n_weeks * shoppers_per_week), estimator
 
 
 def run_market(pairs: list[PairTruth], *, seed: int = 0, n_weeks: int = 52, shoppers_per_week: int = 2000,
                constraints: PricingConstraints | None = None, demand_params: dict[str, Any] | None = None,
-               use_prices: bool = True, truth_shoppers: int = 300_000) -> pd.DataFrame:
+               use_prices: bool = True, truth_shoppers: int = 300_000, oracle: Sequence[str] = (),
+               costs: str = "catalog") -> pd.DataFrame:
     """Simulate orders of ``pairs``, price them with the pipeline, score the choice under the truth.
 
     Parameters
@@ -175,6 +224,12 @@ def run_market(pairs: list[PairTruth], *, seed: int = 0, n_weeks: int = 52, shop
         Give the model the weekly prices (identifies shared need vs correlated valuations).
     truth_shoppers : int
         Shoppers drawn to score each policy under the truth.
+    oracle : sequence of str
+        Calibration inputs taken from the truth (:data:`ORACLES`), for ablations.
+    costs : {"catalog", "inferred", "assumed"}
+        The pipeline sees the true costs, or no cost column: margins inferred from elasticities
+        (:func:`~bundlewise.bundles.margins.fill_costs`) or one assumed rate. The truth scores
+        with the true costs either way.
 
     Returns
     -------
@@ -187,7 +242,7 @@ def run_market(pairs: list[PairTruth], *, seed: int = 0, n_weeks: int = 52, shop
     """
     constraints = constraints or PricingConstraints()
     model, cands_df, priced, observed, estimator = _pipeline(pairs, seed, n_weeks, shoppers_per_week, constraints,
-                                                             demand_params, use_prices)
+                                                             demand_params, use_prices, oracle, costs)
     n_naive = math.ceil(len(pairs) / 2)
     naive_on = set(cands_df.sort_values(["lift", "bundle_id"], ascending=[False, True])["bundle_id"].head(n_naive))
     grid = np.concatenate([[0.0], constraints.grid()])
@@ -198,11 +253,13 @@ def run_market(pairs: list[PairTruth], *, seed: int = 0, n_weeks: int = 52, shop
         prof = curve["profit"].to_numpy()
         best = int(np.argmax(prof[: len(grid)]))
         est = model.pair_parameters(*t.products)
-        el = model.params_.set_index("product_id")["elasticity"]
+        par = model.params_.set_index("product_id")
         rows.append({
             "bundle_id": row["bundle_id"], "lift": row["lift"], "true_rho": t.rho,
             "true_need_ab": t.member_ab, "est_rho": est["rho"], "est_shared_need_share": est["shared_need_share"],
-            "true_elasticity_a": true_elasticity(t, t.product_a), "est_elasticity_a": float(el[t.product_a]),
+            "true_elasticity_a": true_elasticity(t, t.product_a),
+            "est_elasticity_a": float(par["elasticity_regular"][t.product_a]),
+            "arc_elasticity_a": float(par["elasticity_arc"][t.product_a]),
             "true_rate_a": true_rate(t, t.product_a), "est_rate_a": est["rate_a"] if row["products"][0] == t.product_a
             else est["rate_b"], "margin_rate": 1 - (t.cost_a + t.cost_b) / (t.price_a + t.price_b),
             "proposed": bool(row["proposed"]), "discount": chosen,
@@ -220,7 +277,8 @@ def run_market(pairs: list[PairTruth], *, seed: int = 0, n_weeks: int = 52, shop
 def simulate_regimes(regimes: Sequence[str] = REGIMES, seeds: Sequence[int] = (0, 1, 2), *, n_pairs: int = 4,
                      n_weeks: int = 52, shoppers_per_week: int = 2000, constraints: PricingConstraints | None = None,
                      demand_params: dict[str, Any] | None = None, use_prices: bool = True,
-                     truth_shoppers: int = 300_000, progress: Progress = NULL_PROGRESS) -> pd.DataFrame:
+                     truth_shoppers: int = 300_000, oracle: Sequence[str] = (),
+                     progress: Progress = NULL_PROGRESS) -> pd.DataFrame:
     """Regret and uplift of the pipeline over regimes x seeds.
 
     Returns
@@ -240,7 +298,7 @@ def simulate_regimes(regimes: Sequence[str] = REGIMES, seeds: Sequence[int] = (0
                 detail = run_market(make_market(regime, seed, n_pairs), seed=seed, n_weeks=n_weeks,
                                     shoppers_per_week=shoppers_per_week, constraints=constraints,
                                     demand_params=demand_params, use_prices=use_prices,
-                                    truth_shoppers=truth_shoppers)
+                                    truth_shoppers=truth_shoppers, oracle=oracle)
                 details.append(detail.assign(regime=regime, seed=seed))
                 ours, best, naive, base = (float(detail[c].sum()) for c in ("ours", "best", "naive", "base"))
                 rows.append({"regime": regime, "seed": seed, "regret": (best - ours) / (base + best),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,10 +38,30 @@ class _LazyConsole:
 
 
 # Piped output (CI logs, files) gets a fixed, readable width instead of rich's 80 columns.
-_WIDTH = None if sys.stdout.isatty() else 150
+PIPE_WIDTH = 150
+_WIDTH = None if sys.stdout.isatty() else PIPE_WIDTH
+_ERR_WIDTH = None if sys.stderr.isatty() else PIPE_WIDTH
 out: Console = _LazyConsole(highlight=False, soft_wrap=True, width=_WIDTH)  # type: ignore[assignment]
 err: Console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True,  # type: ignore[assignment]
-                            width=None if sys.stderr.isatty() else 150)
+                            width=_ERR_WIDTH)
+
+
+def plain_out() -> bool:
+    """Whether ``out`` writes to a plain file (a pipe, a file): rich would add no styles at its fixed width."""
+    from bundlewise.cli._plain import is_plain
+
+    return _WIDTH is not None and is_plain(sys.stdout)
+
+
+def echo(text: str, *, markup: bool = True) -> None:
+    """``out.print(text, markup=markup)``, written directly when rich would print the text as it is."""
+    from bundlewise.cli._plain import plain_text
+
+    if plain_out() and plain_text(text, markup=markup):
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    else:
+        out.print(text, markup=markup)
 
 
 @dataclass
@@ -133,12 +154,9 @@ class RichProgress:
     """Implements :class:`bundlewise.progress.Progress` with rich progress bars on stderr."""
 
     def __init__(self, enabled: bool = True):
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress
 
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-            TimeElapsedColumn(), console=err._get(), disable=not enabled, transient=False,
-        )
+        self._progress = Progress(*_columns(), console=err._get(), disable=not enabled, transient=False)
 
     def __enter__(self) -> RichProgress:
         self._progress.start()
@@ -157,5 +175,91 @@ class RichProgress:
             self._progress.update(task_id, total=t.total or t.completed or 1, completed=t.total or t.completed or 1)
 
 
-def progress() -> RichProgress:
-    return RichProgress(enabled=not STATE.quiet)
+class _PlainTask:
+    """A task's counts and times, kept the way rich's ``Progress`` keeps them (a new total restarts the clock
+    of the finish)."""
+
+    def __init__(self, total: float | None):
+        self.total = total
+        self.completed = 0.0
+        self.started = time.monotonic()
+        self.finished: float | None = None
+
+    def _check(self) -> None:
+        if self.total is not None and self.completed >= self.total and self.finished is None:
+            self.finished = time.monotonic() - self.started
+
+    def advance(self, amount: float = 1.0) -> None:
+        self.completed += amount
+        self._check()
+
+    def update(self, *, completed: float | None = None, total: float | None = None) -> None:
+        if total is not None and total != self.total:
+            self.total, self.finished = total, None
+        if completed is not None:
+            self.completed = completed
+        self._check()
+
+
+class PlainProgress:
+    """Implements :class:`bundlewise.progress.Progress` for a stderr that is not a terminal, without rich.
+
+    rich draws nothing there while tasks run and prints the final table once when it stops; this
+    keeps the tasks and prints that table itself (the same characters, see :mod:`._plain`), or
+    through rich when the table is not plain text.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.tasks: list[tuple[str, _PlainTask]] = []
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._print()
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[_PlainTask]:
+        t = _PlainTask(total)
+        self.tasks.append((description, t))
+        try:
+            yield t
+        finally:
+            final = t.total or t.completed or 1
+            t.update(total=final, completed=final)
+
+    def _print(self) -> None:
+        from bundlewise.cli._plain import progress_lines
+
+        done = [(d, t.finished if t.finished is not None else time.monotonic() - t.started) for d, t in self.tasks]
+        lines = progress_lines(done, _ERR_WIDTH) if _ERR_WIDTH is not None else None
+        if lines is not None:
+            sys.stderr.write("".join(line + "\n" for line in lines))
+            sys.stderr.flush()
+            return
+        from rich.progress import Progress as Bars
+
+        bars = Bars(*_columns(), console=err._get(), disable=True)  # type: ignore[attr-defined]
+        for description, t in self.tasks:
+            task_id = bars.add_task(description, total=t.total, completed=t.completed)
+            task = bars._tasks[task_id]
+            task.finished_time = t.finished
+        err.print(bars.make_tasks_table(bars.tasks))
+
+
+def _columns() -> tuple[Any, ...]:
+    from rich.progress import BarColumn, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    return SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()
+
+
+def progress() -> RichProgress | PlainProgress:
+    """Progress bars on stderr: rich's on a terminal; on a pipe or a file (rich would only print the final
+    table) the same table without rich; nothing with ``--quiet``."""
+    from bundlewise.cli._plain import is_plain
+
+    if STATE.quiet or (_ERR_WIDTH is not None and is_plain(sys.stderr)):
+        return PlainProgress(enabled=not STATE.quiet)
+    return RichProgress()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib
-import re
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,13 +12,12 @@ import typer
 from typer.core import TyperGroup
 
 from bundlewise._version import __version__
-from bundlewise.cli import _console, _failures
-from bundlewise.cli._console import STATE, err
+from bundlewise.cli import _console
+from bundlewise.cli._console import STATE
+from bundlewise.cli._errors import EXIT_ERROR, EXIT_INTERNAL, flag_names, name_flags, report_failure
 from bundlewise.errors import BundlewiseError
-from bundlewise.outputs import clean_terminal
 
-EXIT_ERROR = 1
-EXIT_INTERNAL = 70
+__all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "VERBS", "app", "flag_names", "main", "name_flags"]
 
 
 # Every verb, in the order the data flows through them (the order of ``bundlewise --help``): the module that
@@ -49,46 +46,16 @@ VERBS: dict[str, tuple[str, str]] = {
                                             "--text), with their evidence."),
     "bundles": ("bundlewise.cli.bundles", "Priced bundles to run: discount, expected attach rates and incremental "
                                           "margin, evidence and why."),
-    "report": ("bundlewise.cli.bundles", "An HTML report of the bundle plan: portfolio, profit-vs-discount curves, "
-                                         "association graph."),
+    "report": ("bundlewise.cli.bundles", "An HTML report of the bundle plan: what to run, what was left out and why, "
+                                         "curves, elasticities."),
     "serve": ("bundlewise.cli.serve", "Serve complements, cart recommendations, bundle offers and the console; "
                                       "store events."),
+    "offers": ("bundlewise.cli.offers", "Off-policy estimates of offer policies on the decision log; simulated logs."),
 }
 _GROUPS = ("datasets", "ingest")  # verbs with sub-verbs: their module's ``app`` is a Typer
 GLOBAL_PANEL = "Global options (also accepted before the verb)"
 
-# Library messages name parameters (min_support); the CLI user typed flags (--min-support). Names of the
-# invoked command's options are mapped from its own parameters; these are config fields spelled otherwise.
-_FLAG_ALIASES = {"random_state": "--seed", "n_bootstrap": "--bootstrap", "non_product_codes": "--non-product",
-                 "memory_budget": "--memory-budget", "half_life_days": "--half-life-days"}
 _INVOKED: dict[str, Any] = {}  # the leaf command being run (set while its options are parsed)
-
-
-def flag_names(command: Any = None) -> dict[str, str]:
-    """Parameter name → the flag a user types, for ``command`` (a click command) and the config aliases."""
-    names = dict(_FLAG_ALIASES)
-    for param in getattr(command, "params", ()):
-        longs = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
-        if longs and param.name and not param.name.startswith("global_"):
-            names[param.name] = longs[0]
-    return names
-
-
-def name_flags(message: str, command: Any = None) -> str:
-    """``message`` with each snake_case parameter name (``min_support``) replaced by its flag (``--min-support``).
-
-    Names already written as flags, followed by ``=`` (a Python keyword hint such as ``(min_support=)``)
-    or without an underscore (ambiguous with English words: since, until, top) are left alone.
-
-    >>> name_flags("random_state is -1; it must be >= 0 (random_state=)")
-    '--seed is -1; it must be >= 0 (random_state=)'
-    """
-    names = {k: v for k, v in flag_names(command).items() if "_" in k}
-    if not names:
-        return message
-    pattern = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True))
-                         + r")(?![\w=])")
-    return pattern.sub(lambda m: names[m.group(1)], message)
 
 
 def _apply_global(ctx: Any, param: Any, value: Any) -> Any:
@@ -188,36 +155,12 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
-        except BundlewiseError as exc:
-            err.print("[bold red]error:[/] ", end="")
-            message = name_flags(str(exc), _INVOKED.get("command"))
-            err.print(clean_terminal(message), markup=False)  # messages quote values from the data
-            raise typer.Exit(EXIT_ERROR) from None
-        except KeyboardInterrupt:
-            err.print("interrupted; nothing was written by the unfinished step")
-            raise typer.Exit(130) from None
-        except Exception as exc:  # an internal bug: say so, keep the traceback behind --debug
-            if type(exc).__module__.startswith(("typer", "click")):
+        except (Exception, KeyboardInterrupt) as exc:
+            if not isinstance(exc, (BundlewiseError, KeyboardInterrupt)) and \
+                    type(exc).__module__.startswith(("typer", "click")):
                 raise  # usage errors: typer prints them itself
-            hidden = _failures.user_error(exc)  # a user error that a failing clean-up replaced
-            message = (name_flags(str(hidden), _INVOKED.get("command")) if hidden is not None
-                       else _failures.environment_message(exc, getattr(ctx, "invoked_subcommand", None)))
-            if message is not None:  # the user's input or the machine (disk, permissions, memory): not a bug
-                if STATE.debug:
-                    traceback.print_exc()
-                err.print("[bold red]error:[/] ", end="")
-                err.print(message, markup=False)
-                if hidden is not None:  # say so: the later failure may still be a bug worth reporting
-                    later = str(exc).splitlines()[0] if str(exc) else ""
-                    err.print(f"(then, while cleaning up: {type(exc).__name__}: {later}; rerun with --debug for "
-                              "the traceback)", markup=False)
-                raise typer.Exit(EXIT_ERROR) from None
-            if STATE.debug:
-                traceback.print_exc()
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: ", end="")
-            err.print(str(exc).splitlines()[0] if str(exc) else "", markup=False)
-            err.print("this is a bug in bundlewise; rerun with --debug for the traceback and report it")
-            raise typer.Exit(EXIT_INTERNAL) from None
+            code = report_failure(exc, _INVOKED.get("command"), getattr(ctx, "invoked_subcommand", None))
+            raise typer.Exit(code) from None
 
 
 app = typer.Typer(

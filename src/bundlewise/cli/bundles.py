@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 from pathlib import Path
@@ -43,18 +45,66 @@ PairModelOpt = Annotated[Path | None, typer.Option("--pair-model", help="Checkpo
                                                                         "S_ij becomes each bundle's model score.")]
 
 
-def _config(max_discount: float, max_bundles: int, per_product: int, rules: Path | None, min_count: int,
-            margin_floor: float, price_ending: float | None, category_cap: int | None, brand_cap: int | None,
-            max_candidates: int, max_size: int, seed: int) -> Any:
+RequirePositive = Annotated[bool, typer.Option("--require-positive/--allow-uncertain",
+                                               help="Propose only bundles whose 90% profit interval is above zero.")]
+MinDiscount = Annotated[float, typer.Option("--min-discount", help="Smallest discount offered (no one-cent "
+                                                                   "bundles).")]
+MarginsOpt = Annotated[Path | None, typer.Option("--margins", help="CSV of category,margin_rate for products "
+                                                                   "without a cost (overrides inferred margins).")]
+InferMargins = Annotated[bool, typer.Option("--infer-margins/--assume-margins",
+                                            help="Infer missing costs from each product's price elasticity "
+                                                 "(Lerner), or assume one margin rate for all.")]
+
+# the options `bundles` and `report` share, declared once: (name, annotation, default)
+SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("max_discount", MaxDiscount, _PRICING.max_discount), ("max_bundles", MaxBundles, _PORTFOLIO.max_bundles),
+    ("per_product", PerProduct, _PORTFOLIO.per_product), ("rules", RulesOpt, None),
+    ("min_count", MinCount, _PLAN.min_count), ("margin_floor", MarginFloor, _PRICING.margin_floor),
+    ("price_ending", PriceEnding, _PRICING.price_ending), ("min_discount", MinDiscount, _PRICING.min_discount),
+    ("require_positive", RequirePositive, _PRICING.require_positive), ("margins", MarginsOpt, None),
+    ("infer_margins", InferMargins, _PLAN.infer_margins), ("category_cap", CategoryCap, _PORTFOLIO.category_cap),
+    ("brand_cap", BrandCap, _PORTFOLIO.brand_cap), ("max_candidates", MaxCandidates, _PLAN.max_candidates),
+    ("max_size", MaxSize, _PLAN.max_size), ("seed", Seed, _PLAN.random_state), ("pair_model", PairModelOpt, None),
+    ("allow_other_data", AllowOtherData, False),
+)
+
+
+def with_plan_options(fn: Any) -> Any:
+    """Add :data:`SHARED_OPTIONS` to a verb; it receives them as one dict ``plan_options``."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "plan_options"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+              for name, ann, default in SHARED_OPTIONS]
+
+    @functools.wraps(fn)
+    def verb(**kwargs: Any) -> Any:
+        options = {name: kwargs.pop(name) for name, _, _ in SHARED_OPTIONS}
+        return fn(plan_options=options, **kwargs)
+
+    verb.__signature__ = sig.replace(parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+                                     + shared)
+    verb.__annotations__ = {p.name: p.annotation for p in [*own, *shared]}
+    return verb
+
+
+def _config(o: dict[str, Any]) -> Any:
     from bundlewise.bundles import BundlePlanConfig, BundleRules, PortfolioConstraints, PricingConstraints
 
+    max_discount = o["max_discount"]
+    if o["margins"] is not None:  # a bad margins file fails now, not after minutes of work
+        from bundlewise.bundles.margins import read_margins
+
+        read_margins(o["margins"])
     return BundlePlanConfig(
-        min_count=min_count, max_candidates=max_candidates, max_size=max_size, random_state=seed,
-        pricing=PricingConstraints(max_discount=max_discount, margin_floor=margin_floor, price_ending=price_ending,
-                                   discount_grid_step=min(0.01, max_discount)),
-        portfolio=PortfolioConstraints(max_bundles=max_bundles, per_product=per_product, category_cap=category_cap,
-                                       brand_cap=brand_cap),
-        rules=BundleRules.from_file(rules) if rules is not None else BundleRules())
+        min_count=o["min_count"], max_candidates=o["max_candidates"], max_size=o["max_size"], random_state=o["seed"],
+        infer_margins=o["infer_margins"], margins_file=str(o["margins"]) if o["margins"] is not None else None,
+        pricing=PricingConstraints(max_discount=max_discount, margin_floor=o["margin_floor"],
+                                   price_ending=o["price_ending"], discount_grid_step=min(0.01, max_discount),
+                                   min_discount=min(o["min_discount"], max_discount),
+                                   require_positive=o["require_positive"]),
+        portfolio=PortfolioConstraints(max_bundles=o["max_bundles"], per_product=o["per_product"],
+                                       category_cap=o["category_cap"], brand_cap=o["brand_cap"]),
+        rules=BundleRules.from_file(o["rules"]) if o["rules"] is not None else BundleRules())
 
 
 def _plan(cfg: Any, pair_model: Path | None = None, allow_other_data: bool = False) -> Any:
@@ -85,51 +135,38 @@ def _check_output(output: Path, rules: Path | None) -> None:
 
 
 def write_table(plan: Any, path: Path, *, everything: bool) -> int:
-    """Write the plan (selected bundles, or every priced one) to CSV or JSON atomically; returns the row count.
+    """Write the plan (selected bundles, or every candidate) to CSV or JSON atomically; returns the row count.
 
     CSV cells a spreadsheet would run as formulas (titles like ``=HYPERLINK(...)``) are neutralised.
     """
-    from bundlewise.bundles import bundle_table
+    from bundlewise.bundles.plan_io import flatten, plan_rows
 
     check_output(path, allowed_suffixes=OUTPUT_SUFFIXES, what="the bundle plan")
+    rows = plan_rows(plan, everything=everything)
     if path.suffix.lower() == ".csv":
-        table = bundle_table(plan, selected_only=not everything)
         with atomic_write(path) as tmp:
-            neutralise_frame(table).to_csv(tmp, index=False)
-        return len(table)
-    df = plan.priced if everything else plan.selected
-    records = json.loads(df.to_json(orient="records", force_ascii=False))
+            neutralise_frame(flatten(rows)).to_csv(tmp, index=False)
+        return len(rows)
+    records = json.loads(rows.to_json(orient="records", force_ascii=False))
     write_text(path, json.dumps(records, ensure_ascii=False, indent=1))
     return len(records)
 
 
+@with_plan_options
 def bundles_cmd(
-    max_discount: MaxDiscount = _PRICING.max_discount,
-    max_bundles: MaxBundles = _PORTFOLIO.max_bundles,
-    per_product: PerProduct = _PORTFOLIO.per_product,
-    rules: RulesOpt = None,
     output: Annotated[Path | None, typer.Option("--output", help="Write the plan to FILE.csv or FILE.json.")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Write every priced candidate (with 'selected', "
+    everything: Annotated[bool, typer.Option("--all", help="Write every candidate (with 'selected', "
                                                            "'proposed' and 'reason'), not only the portfolio.")]
     = False,
-    min_count: MinCount = _PLAN.min_count,
-    margin_floor: MarginFloor = _PRICING.margin_floor,
-    price_ending: PriceEnding = _PRICING.price_ending,
-    category_cap: CategoryCap = _PORTFOLIO.category_cap,
-    brand_cap: BrandCap = _PORTFOLIO.brand_cap,
-    max_candidates: MaxCandidates = _PLAN.max_candidates,
-    max_size: MaxSize = _PLAN.max_size,
-    seed: Seed = _PLAN.random_state,
-    pair_model: PairModelOpt = None,
     top: Annotated[int, typer.Option("--top", help="Bundles to print.")] = 20,
-    allow_other_data: AllowOtherData = False,
+    plan_options: dict[str, Any] | None = None,
 ) -> None:
     """Priced bundles to run: discount, expected attach rates and incremental margin, evidence and why."""
+    o = plan_options or {}
     if output is not None:  # before the minutes of work
-        _check_output(output, rules)
-    cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
-                  category_cap, brand_cap, max_candidates, max_size, seed)
-    plan = _plan(cfg, pair_model, allow_other_data)
+        _check_output(output, o["rules"])
+    cfg = _config(o)
+    plan = _plan(cfg, o["pair_model"], o["allow_other_data"])
     sel = plan.selected
     total = plan.portfolio.objective
     n_proposed = int(plan.priced["proposed"].sum()) if len(plan.priced) else 0
@@ -142,18 +179,20 @@ def bundles_cmd(
     if len(sel) and (sel["margin_source"] == "assumed").any():
         out.print(f"note: {(sel['margin_source'] == 'assumed').sum()} bundles hold products without a catalogue cost; "
                   f"their margins assume a {cfg.effective_pricing().assumed_margin_rate:.0%} margin rate")
+    if len(sel) and (sel["margin_source"] == "inferred").any():
+        out.print(f"note: {(sel['margin_source'] == 'inferred').sum()} bundles hold products without a catalogue "
+                  "cost; their margins are inferred from price elasticities (--margins FILE to give them)")
     if len(sel):
-        t = Table("#", "products", "titles", "regular", "bundle", "off", "attach w/o→with", "margin /1k [90%]",
+        t = Table("#", "products", "names", "regular", "bundle", "off", "attach w/o→with", "margin /1k [90%]",
                   "n_ab", "lift", "model", box=None, pad_edge=False)
-        t.columns[2].overflow = "fold"
-        t.columns[2].max_width = 48
+        t.columns[1].overflow = t.columns[2].overflow = "fold"  # wrapped, never cut
         shown = sel.head(top)
         for i, r in enumerate(shown.itertuples(), start=1):
-            t.add_row(str(i), plain(" + ".join(r.products)), plain(" + ".join(r.titles)), _fmt(r.regular_price),
+            t.add_row(str(i), plain(" + ".join(r.products)), plain(" + ".join(r.names)), _fmt(r.regular_price),
                       _fmt(r.bundle_price), f"{r.discount:.0%}",
                       f"{r.attach_rate_without:.1%} → {r.attach_rate_with:.1%}",
                       f"{r.incremental_profit:.2f} [{_fmt(r.profit_low)}, {_fmt(r.profit_high)}]", f"{r.n_ab:,}",
-                      _fmt(r.lift), _fmt(r.model_score, ".3f"))
+                      _fmt(r.lift), _fmt(r.model_score, ".3f") + (" multi-buy" if r.deal_type == "multi-buy" else ""))
         out.print(t)
         out.print("why:")
         for i, r in enumerate(shown.itertuples(), start=1):
@@ -164,42 +203,56 @@ def bundles_cmd(
         best = plan.priced.sort_values("incremental_profit", ascending=False).head(3)
         out.print("no bundle is expected to add margin; the closest:")
         for r in best.itertuples():
-            out.print(f"  {safe(' + '.join(r.titles))}: {safe(r.reason)}")
+            out.print(f"  {safe(' + '.join(r.names))}: {safe(r.reason)}")
     if output is not None:
         n = write_table(plan, output, everything=everything)
         out.print(f"wrote {n:,} bundles to {output}")
 
 
+@with_plan_options
 def report_cmd(
     output: Annotated[Path, typer.Option("--output", help="The HTML file to write.")] = Path("report.html"),
-    max_discount: MaxDiscount = _PRICING.max_discount,
-    max_bundles: MaxBundles = _PORTFOLIO.max_bundles,
-    per_product: PerProduct = _PORTFOLIO.per_product,
-    rules: RulesOpt = None,
-    min_count: MinCount = _PLAN.min_count,
-    margin_floor: MarginFloor = _PRICING.margin_floor,
-    price_ending: PriceEnding = _PRICING.price_ending,
-    category_cap: CategoryCap = _PORTFOLIO.category_cap,
-    brand_cap: BrandCap = _PORTFOLIO.brand_cap,
-    max_candidates: MaxCandidates = _PLAN.max_candidates,
-    max_size: MaxSize = _PLAN.max_size,
-    seed: Seed = _PLAN.random_state,
-    pair_model: PairModelOpt = None,
+    plan_file: Annotated[Path | None, typer.Option("--plan", help="Report this plan file (from 'bundles --output', "
+                                                                  ".csv or .json) instead of planning again.")]
+    = None,
     top: Annotated[int, typer.Option("--top", help="Bundles whose profit curve is drawn.")] = 6,
-    allow_other_data: AllowOtherData = False,
+    plan_options: dict[str, Any] | None = None,
 ) -> None:
-    """An HTML report of the bundle plan: portfolio, profit-vs-discount curves, association graph."""
+    """An HTML report of the bundle plan: what to run, what was left out and why, curves, elasticities."""
     from bundlewise.bundles.report import build_report
     from bundlewise.cli._console import STATE
 
+    o = plan_options or {}
     check_output(output, allowed_suffixes=HTML_SUFFIXES, what="the HTML report", warehouse=STATE.db,
-                 inputs=[rules] if rules is not None else ())  # before the minutes of work
-    cfg = _config(max_discount, max_bundles, per_product, rules, min_count, margin_floor, price_ending,
-                  category_cap, brand_cap, max_candidates, max_size, seed)
-    plan = _plan(cfg, pair_model, allow_other_data)
-    path = build_report(plan, top=top).write(output, warehouse=STATE.db)
-    out.print(f"wrote {path} ({len(plan.selected)} bundles, expected incremental margin "
-              f"{plan.portfolio.objective:.2f} per 1,000 shoppers)")
+                 inputs=[p for p in (o["rules"], plan_file) if p is not None])  # before the minutes of work
+    if plan_file is not None:
+        from bundlewise.bundles.plan_io import read_plan
+
+        view = read_plan(plan_file)
+        page, sel = build_report(view, top=top), view.selected
+    else:
+        plan = _plan(_config(o), o["pair_model"], o["allow_other_data"])
+        page, sel = build_report(plan, top=top), plan.selected
+    path = _with_offers(page, STATE.db).write(output, warehouse=STATE.db)
+    out.print(f"wrote {path} ({len(sel)} bundles, expected incremental margin "
+              f"{float(sel['incremental_profit'].sum()) if len(sel) else 0.0:.2f} per 1,000 shoppers)")
+
+
+def _with_offers(page: Any, db: Path | None) -> Any:
+    """Append the "Offers that learn" section when the warehouse holds offer decisions the service logged."""
+    if db is None or not Path(db).exists():
+        return page
+    from bundlewise.ingest.warehouse import Warehouse
+    from bundlewise.offers.logs import read_decision_log
+    from bundlewise.report.offers import add_offers_section
+
+    with Warehouse(db, read_only=True) as wh:
+        has = wh.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                             "AND table_name = 'offer_decisions'").fetchone()[0]
+        if not has or not wh.con.execute("SELECT count(*) FROM offer_decisions").fetchone()[0]:
+            return page  # no offer served from this warehouse yet: nothing to report
+        log = read_decision_log(wh)
+    return add_offers_section(page, log)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from bundlewise.cli._console import open_warehouse, out, progress
+from bundlewise.cli._rules import label_text, parse_budget, titles_of
 from bundlewise.config import DEFAULT_MEMORY_BUDGET, MiningConfig, RulesConfig
-from bundlewise.outputs import check_output, clean_terminal
-
-if TYPE_CHECKING:
-    from bundlewise.ingest.warehouse import Warehouse
 
 _MINE, _RULES = MiningConfig(), RulesConfig()  # the option defaults are the configs'
 _BUDGET = f"{DEFAULT_MEMORY_BUDGET / 2**30:g}GiB"
@@ -30,28 +27,21 @@ BudgetOpt = Annotated[str, typer.Option("--memory-budget", help="Memory the mini
                                                                 "job is refused with the setting that fits.")]
 
 
-def _budget(text: str) -> int | None:
-    from bundlewise.mining.guards import parse_size
+def _engine(value: str) -> str:
+    if value not in ("embedded", "spark"):
+        raise typer.BadParameter(f"{value!r} is not an engine; use embedded or spark")
+    return value
 
-    return None if text.strip().lower() in ("none", "off", "unlimited") else parse_size(text)
 
-
-def _titles(wh: Warehouse | None, ids: set[str]) -> dict[str, str]:
-    """Product titles for display (ids are often opaque codes); empty without a warehouse."""
-    if wh is None or not ids:
-        return {}
-    rows = wh.con.execute("SELECT product_id, title FROM products WHERE product_id IN (SELECT unnest(?))",
-                          [sorted(ids)]).fetchall()
-    return {pid: title for pid, title in rows if title and title != pid}
+EngineOpt = Annotated[str, typer.Option("--engine", callback=_engine, help="embedded (this process) or spark "
+                                        "(PySpark: master from spark-submit/$MASTER, else local[2]; docs/spark.md).")]
 
 
 def _label(pid: str, titles: dict[str, str], width: int = 28) -> str:
     """``id title`` for a table cell (markup on): escape codes, control characters and markup removed."""
     from rich.markup import escape
 
-    title = titles.get(pid)
-    text = clean_terminal(f"{pid} {title}" if title else pid, keep_newlines=False)
-    return escape(text if len(text) <= width else text[: width - 1] + "…")
+    return escape(label_text(pid, titles, width))
 
 
 def mine_cmd(
@@ -71,18 +61,22 @@ def mine_cmd(
     until: UntilOpt = None,
     top: Annotated[int, typer.Option("--top", help="Pairs to print.")] = 10,
     memory_budget: BudgetOpt = _BUDGET,
+    engine: EngineOpt = "embedded",
 ) -> None:
     """Exact co-purchase statistics of every product pair (+ frequent itemsets), stored in the warehouse."""
     from rich.table import Table
 
     from bundlewise.mining.jobs import SIGNIFICANCE, mine
 
+    if engine == "spark":  # PySpark is imported only here
+        from bundlewise.spark.jobs import mine  # type: ignore[no-redef]
+
     cfg = MiningConfig(min_count=min_count, max_len=max_len, half_life_days=half_life_days,
                        max_basket_size=max_basket_size, segments=tuple(segment or ()), stores=tuple(store or ()),
-                       since=since, until=until, memory_budget=_budget(memory_budget))
+                       since=since, until=until, memory_budget=parse_budget(memory_budget))
     with open_warehouse("write") as wh, progress() as bars:
         s = mine(wh, cfg, bars, top=top)
-        titles = _titles(wh, set(s.top_pairs["item_a"]) | set(s.top_pairs["item_b"]))
+        titles = titles_of(wh, set(s.top_pairs["item_a"]) | set(s.top_pairs["item_b"]))
     out.print(f"mining run #{s.run_id} ({s.seconds:.1f} s): {s.n_baskets:,} baskets ({s.query}), "
               f"{s.n_dropped_baskets:,} left out by the size cap, {s.n_items:,} products")
     out.print(f"pairs in >= {min_count} baskets: {s.n_pairs:,} · significant (BH q < {SIGNIFICANCE}): "
@@ -118,118 +112,18 @@ def rules_cmd(
     until: UntilOpt = None,
     top: Annotated[int, typer.Option("--top", help="Rules to print.")] = 10,
     memory_budget: BudgetOpt = _BUDGET,
+    engine: EngineOpt = "embedded",
 ) -> None:
     """Association rules X ⇒ {y} with arules semantics, from the warehouse or a basket file."""
-    from bundlewise.mining.jobs import RULE_FILE_SUFFIXES
+    from bundlewise.cli._console import STATE
+    from bundlewise.cli._rules import run_rules
 
-    cfg = RulesConfig(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, min_len=min_len,
-                      max_len=max_len, segments=tuple(segment or ()), stores=tuple(store or ()), since=since,
-                      until=until, memory_budget=_budget(memory_budget))
-    if output is not None:  # refused before any basket is read
-        from bundlewise.cli._console import STATE
+    if engine == "spark":  # PySpark is imported only here
+        from bundlewise.spark.cli import run_rules  # type: ignore[no-redef]
 
-        check_output(output, allowed_suffixes=RULE_FILE_SUFFIXES, what="the rules",
-                     warehouse=None if baskets_file is not None else STATE.db,
-                     inputs=[baskets_file] if baskets_file is not None else ())
-    from bundlewise.mining.jobs import mine_rules
-    from bundlewise.mining.source import BasketQuery, load_baskets, read_basket_file
-
-    titles: dict[str, str] = {}
-    with progress() as bars:
-        if baskets_file is not None:
-            baskets = read_basket_file(baskets_file, progress=bars)
-            s = mine_rules(baskets, cfg, output=output, progress=bars)
-        else:
-            with open_warehouse("write") as wh:  # rules are stored
-                baskets = load_baskets(wh, BasketQuery(cfg.segments, cfg.stores, (), cfg.since, cfg.until), bars)
-                s = mine_rules(baskets, cfg, wh=wh, output=output, progress=bars)
-                shown = s.table.antecedent[:top], s.table.consequent[:top].tolist()
-                titles = _titles(wh, {x for a in shown[0] for x in a} | set(shown[1]))
-    from rich.table import Table
-
-    from bundlewise.cli._render import safe
-
-    out.print(f"{len(s.table):,} rules from {s.n_baskets:,} baskets and {s.n_items:,} products "
-              f"(support >= {min_support} = {s.min_count:,} baskets, confidence >= {min_confidence}; "
-              f"{s.seconds:.2f} s)")
-    if s.rule_lengths:
-        out.print("rules by length: " + ", ".join(f"{k}: {v:,}" for k, v in s.rule_lengths.items()))
-    if s.output:
-        out.print(f"wrote {safe(s.output)}")
-    if not len(s.table):
-        out.print(no_rules_hint(baskets, cfg, s.min_count), markup=False)
-        return
-    t = Table("antecedent", "consequent", "support", "confidence", "lift", "count", box=None, pad_edge=False)
-    for column in t.columns[:2]:
-        column.no_wrap = True
-    r = s.table
-    for ante, cons, support, confidence, lift, count in zip(
-            r.antecedent[:top], r.consequent[:top].tolist(), r.support[:top].tolist(), r.confidence[:top].tolist(),
-            r.lift[:top].tolist(), r.count[:top].tolist(), strict=True):
-        t.add_row("{" + ", ".join(_label(x, titles) for x in ante) + "}", "{" + _label(str(cons), titles) + "}",
-                  f"{support:.6f}", f"{confidence:.4f}", f"{lift:.4f}", f"{count:,}")
-    out.print(t)
-
-
-def no_rules_hint(baskets: Any, cfg: RulesConfig, min_count: int) -> str:
-    """Which threshold to lower when ``rules`` found none, with the values used and the best ones seen.
-
-    Mines again only here (0 rules is rare and the thresholds that failed are usually far off): the
-    frequent itemsets at ``min_count`` tell whether support or confidence (or lift) stopped every rule.
-    """
-    import numpy as np
-
-    from bundlewise.errors import BundlewiseError
-    from bundlewise.mining.association import find_rules
-    from bundlewise.mining.itemsets import frequent_itemsets
-
-    n = max(baskets.n_baskets, 1)
-    longest = max(cfg.min_len, 2)  # a rule of one product ({} ⇒ y) needs y frequent: pairs say more
-    try:
-        sets = frequent_itemsets(baskets, min_count=min_count, max_len=min(cfg.max_len, max(longest, 2)),
-                                 memory_budget=cfg.memory_budget)
-        candidates = find_rules(sets, 0.0, min_len=cfg.min_len, max_len=cfg.max_len,
-                                         memory_budget=cfg.memory_budget)
-    except BundlewiseError:  # too big to look into: the plain advice
-        return (f"no rule reaches support >= {cfg.min_support:g} and confidence >= {cfg.min_confidence:g}: lower "
-                "--min-support or --min-confidence")
-    if not len(candidates):
-        best_pair = _best_pair_count(baskets, min_count, cfg.memory_budget)
-        singles = sets.levels[0][1] if sets.levels else np.zeros(0)
-        best_item = int(singles.max()) if len(singles) else _best_pair_count(baskets, min_count, None, items=True)
-        pair = (f"the most frequent pair is in {best_pair:,} baskets (support {best_pair / n:.4g})"
-                if best_pair else "no two products are ever bought together")
-        return (f"no itemset of {longest} products reaches --min-support {cfg.min_support:g} ({min_count:,} of "
-                f"{baskets.n_baskets:,} baskets): {pair}, the most frequent product is in {best_item:,} "
-                f"(support {best_item / n:.4g}); lower --min-support"
-                + (f" to {best_pair / n:.4g} or less" if best_pair else ""))
-    best_conf = float(candidates.confidence.max())
-    if best_conf < cfg.min_confidence:
-        return (f"{len(candidates):,} candidate rules reach --min-support {cfg.min_support:g} but none "
-                f"--min-confidence {cfg.min_confidence:g}: the highest confidence is {best_conf:.4g}; lower "
-                f"--min-confidence to {best_conf:.4g} or less")
-    best_lift = float(candidates.lift[candidates.confidence >= cfg.min_confidence].max())
-    return (f"rules reach --min-support {cfg.min_support:g} and --min-confidence {cfg.min_confidence:g} but none "
-            f"--min-lift {cfg.min_lift:g}: the highest lift is {best_lift:.4g}; lower --min-lift")
-
-
-def _best_pair_count(baskets: Any, below: int, budget: int | None, *, items: bool = False) -> int:
-    """The basket count of the most frequent pair (or product), searched at halving thresholds under ``below``."""
-    from bundlewise.errors import BundlewiseError
-    from bundlewise.mining.itemsets import frequent_itemsets
-
-    threshold = max(1, below // 2)
-    while True:
-        try:
-            sets = frequent_itemsets(baskets, min_count=threshold, max_len=1 if items else 2, memory_budget=budget)
-        except BundlewiseError:
-            return 0
-        level = sets.levels[0 if items else 1] if len(sets.levels) > (0 if items else 1) else None
-        if level is not None and len(level[1]):
-            return int(level[1].max())
-        if threshold == 1:
-            return 0
-        threshold = max(1, threshold // 2)
+    run_rules(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, min_len=min_len,
+              max_len=max_len, output=output, baskets_file=baskets_file, segment=segment, store=store, since=since,
+              until=until, top=top, memory_budget=memory_budget, db=STATE.db)
 
 
 def register(app: typer.Typer) -> None:

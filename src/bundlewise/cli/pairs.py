@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -28,10 +32,13 @@ def train_cmd(
     hidden: Annotated[int, typer.Option("--hidden", help="Tower and head width.")] = _PAIR.hidden,
     volume_weight: Annotated[float, typer.Option("--volume-weight", help="Weight of the sales-volume task "
                                                                          "(0 = pairs only).")] = _PAIR.volume_weight,
-    max_positives: Annotated[int, typer.Option("--max-positives", help="Positive pairs sampled.")
+    max_positives: Annotated[int, typer.Option("--max-positives", help="At most this many positive pairs (fewer "
+                                                                       "when the data holds fewer distinct pairs).")
                              ] = _PAIR.max_positives,
     half_life_days: Annotated[float | None, typer.Option("--half-life-days", help="Time decay of co-purchase "
                                                                                   "evidence.")] = _PAIR.half_life_days,
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Time budget: no new epoch after this "
+                                                                            "many seconds.")] = _PAIR.max_seconds,
     encoder: EncoderOpt = "auto",
     seed: Annotated[int, typer.Option("--seed")] = _PAIR.random_state,
 ) -> None:
@@ -40,18 +47,48 @@ def train_cmd(
     from bundlewise.text import ProductEncoder
 
     params = _train_config(epochs=epochs, hidden=hidden, volume_weight=volume_weight, max_positives=max_positives,
-                           half_life_days=half_life_days, random_state=seed)
+                           half_life_days=half_life_days, max_seconds=max_seconds, random_state=seed)
     from bundlewise.cli._console import STATE
     from bundlewise.pairmodel.io import check_checkpoint_output
 
     check_checkpoint_output(output, warehouse=STATE.db)  # before the warehouse is opened and minutes of training
-    with open_warehouse("write") as wh, progress() as bars:  # embeddings cache
+    with open_warehouse("write") as wh, progress() as bars, _epoch_lines():  # embeddings cache
         run = train_pair_model(wh, output, params=params, encoder=ProductEncoder(model=encoder), progress=bars)
     m = run.model
+    ex = m.examples_["train"]
     out.print(f"pair model trained on {run.n_baskets:,} baskets, {run.n_products:,} products "
-              f"(encoder {run.encoder_id}) in {m.fit_seconds_:.0f} s")
-    out.print(f"best held-out BCE {m.best_loss_:.4f} at epoch {m.best_epoch_} of {len(m.history_)}")
+              f"(encoder {run.encoder_id}) in {m.fit_seconds_:.0f} s, from {ex['distinct_positive_pairs']:,} distinct "
+              f"pairs bought together ({ex['positive']:,} positives, {len(m.history_)} epochs)")
+    out.print(f"best held-out BCE {m.best_loss_:.4f} at epoch {m.best_epoch_} of {len(m.history_)} "
+              f"(stopped by {m.stopped_by_}; held-out baskets are newer than every training basket)")
+    if m.calibration_ is not None:
+        out.print(f"P(partner) calibrated on {m.calibration_.n_events:,} held-out baskets: calibration error "
+                  f"{m.calibration_.ece:.3f}")
     out.print(f"saved {run.path} · loss curves {run.report}")
+
+
+@contextmanager
+def _epoch_lines() -> Iterator[None]:
+    """One plain line per epoch on stderr when it is no terminal (a log file, CI): no live bar shows there,
+    and a long fit must not look dead. -v logs them anyway; -q silences them."""
+    from bundlewise.cli._console import STATE
+
+    logger = logging.getLogger("bundlewise.pairmodel.model")
+    if STATE.quiet or sys.stderr.isatty() or logger.isEnabledFor(logging.INFO):
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # these lines only; the rich handler keeps its level
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 _FLAGS = {"random_state": "--seed"}
@@ -86,35 +123,72 @@ def complements_cmd(
     if (product_id is None) == (text is None):
         raise ConfigError("give either a PRODUCT_ID or --text \"...\" (exactly one)")
 
-    # without a trained model, a product's partners come from the stored co-purchase statistics
+    # without a trained model, a product's partners come from the co-purchase statistics: the last mine run's,
+    # else counted now from the warehouse's baskets
     use_stats = text is None and not (model_path / "model.json").exists()
     with open_warehouse("read") as wh:
         titles = dict(wh.con.execute("SELECT product_id, coalesce(title, '') FROM products").fetchall())
         pairs = StoredPairs.from_connection(wh.con) if use_stats else None
+        if pairs is not None and not pairs.n_pairs:
+            pairs = _live_pairs(wh)
         data_fp = warehouse_fingerprint(wh)  # a model must have been trained on this warehouse's baskets
     if pairs is not None and pairs.n_pairs:
         rows = cmp.stored_complements(pairs, product_id, k, titles=titles)
+        origin = (f"co-purchase statistics of mining run {pairs.run_id}" if pairs.run_id is not None else
+                  f"co-purchase statistics counted now from {pairs.n_baskets:,} baskets, pairs seen in >= "
+                  f"{_LIVE_MIN_COUNT} of them; 'bundlewise mine' stores them")
         out.print(f"partners for {safe(product_id)} {safe(titles.get(product_id))} (no pair model at {model_path}: "
-                  f"co-purchase statistics of mining run {pairs.run_id}):")
+                  f"{origin}; sorted by shrunk lift):")
+        score_name = "shrunk lift"
     else:
         model = load_pair_model(model_path)
         check_model_data(model, data_fp, allow_other_data=allow_other_data)
         encoder = _encoder_for(model, ProductEncoder)
         if text is not None:
             rows = cmp.model_text_complements(model, text, k, encoder=encoder, titles=titles)
-            out.print(f"partners for the new product {safe(repr(text))} (text only, never sold):")
+            out.print(f"partners for the new product {safe(repr(text))} (text only, never sold; sorted by the "
+                      "model's score, not a probability):")
         else:
             rows = cmp.model_complements(model, product_id, k, titles=titles, encoder=encoder, explain=explain)
-            out.print(f"partners for {safe(product_id)} {safe(titles.get(product_id))}:")
-    t = Table("#", "partner", "title", "P(partner)" if use_stats else "model P", "baskets together", "lift",
-              "q-value", "text sim", "why", box=None, pad_edge=False)
+            cal = getattr(model, "calibration_", None)
+            how = (f"P(partner) = chance a basket with it also holds the partner, calibrated on "
+                   f"{cal.n_events:,} held-out baskets (calibration error {cal.ece:.3f})" if cal is not None else
+                   "this checkpoint has no calibration: scores only, retrain for probabilities")
+            out.print(f"partners for {safe(product_id)} {safe(titles.get(product_id))} (sorted by the model's "
+                      f"score; {how}):")
+        score_name = "model score"
+    t = Table("#", "partner", "title", "P(partner)", score_name, "baskets together", "lift", "q-value", "text sim",
+              "why", box=None, pad_edge=False)
     for r in rows:
         t.add_row(str(r.rank), plain(r.product_id), plain(r.title, 40),
-                  "" if r.probability is None else f"{r.probability:.3f}",
+                  "" if r.probability is None else f"{r.probability:.3f}", f"{r.score:.3f}",
                   f"{r.n_together:,.0f}", "" if r.lift is None else f"{r.lift:.1f}",
                   "" if r.q_value is None else f"{r.q_value:.2g}",
                   "" if r.text_similarity is None else f"{r.text_similarity:.2f}", plain(r.why))
     out.print(t)
+
+
+_LIVE_MIN_COUNT = 2  # a pair seen once is a coincidence more often than a complement
+
+
+def _live_pairs(wh: object) -> object:
+    """The warehouse's co-purchase statistics counted now, as StoredPairs (no mining run stored)."""
+    import numpy as np
+
+    from bundlewise.mining import CoPurchaseStats
+    from bundlewise.mining.source import load_baskets
+    from bundlewise.mining.stored import StoredPairs
+
+    baskets = load_baskets(wh)  # type: ignore[arg-type]
+    if baskets.n_baskets == 0:
+        return StoredPairs({k: np.zeros(0) for k in _STORED_KEYS}, None, {}, 0)
+    df = CoPurchaseStats(min_count=_LIVE_MIN_COUNT).fit(baskets).pair_stats()
+    rows = {"product_a": df.item_a.to_numpy(), "product_b": df.item_b.to_numpy(),
+            **{k: df[k].to_numpy() for k in _STORED_KEYS[2:]}}
+    return StoredPairs(rows, None, {"min_count": _LIVE_MIN_COUNT}, baskets.n_baskets)
+
+
+_STORED_KEYS = ("product_a", "product_b", "n_ab", "lift", "shrunk_lift", "confidence_ab", "confidence_ba", "q_value")
 
 
 def _encoder_for(model: object, factory: type) -> object:

@@ -86,7 +86,8 @@ def duplicates(con: duckdb.DuckDBPyConnection, drop: bool) -> int:
 
 def write(con: duckdb.DuckDBPyConnection, ingest_id: int, b: Binder) -> dict[str, int]:
     con.execute(f"""
-        INSERT INTO events
+        INSERT INTO events (event_id, ts, event_type, session_id, customer_id, product_id, offer_id, bundle_id,
+                            value, properties, ingest_id)
         SELECT event_id, ts, event_type, session_id, customer_id, product_id, offer_id, bundle_id, value,
                properties, {ingest_id}
         FROM {NORM} ORDER BY _rec""")

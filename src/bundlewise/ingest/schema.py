@@ -174,11 +174,39 @@ _V4 = (
 )
 
 
+# Offers that learn: every decision the service takes, with the exact propensity of what it chose (the
+# contract in the offers docs), and the decision an event follows as a column of its own.
+_V5 = (
+    """ALTER TABLE events ADD COLUMN decision_id VARCHAR""",
+    """CREATE TABLE offer_decisions (
+        decision_id     VARCHAR PRIMARY KEY,
+        ts              TIMESTAMP NOT NULL,
+        placement       VARCHAR NOT NULL,     -- product_page | cart | home | email | ad_slot
+        session_id      VARCHAR,
+        customer_id     VARCHAR,
+        context         JSON,                 -- the request's context object as received
+        offer_id        VARCHAR NOT NULL,     -- the arm chosen; 'none' for showing nothing
+        offer_kind      VARCHAR NOT NULL,     -- bundle | complement | none
+        bundle_id       VARCHAR,
+        product_id      VARCHAR,              -- complement offered (offer_kind = complement)
+        discount        DOUBLE,               -- share off, 0..1 (bundle offers)
+        propensity      DOUBLE NOT NULL CHECK (propensity > 0 AND propensity <= 1),
+        eligible        JSON NOT NULL,        -- offer ids the policy chose among, in order
+        probabilities   JSON NOT NULL,        -- P(offer) for each eligible offer, same order, sums to 1
+        policy          VARCHAR NOT NULL,
+        policy_version  VARCHAR NOT NULL,
+        slot            INTEGER NOT NULL,     -- 0-based position when k > 1 offers are returned
+        expected_margin DOUBLE                -- the policy's estimate at decision time (may be NULL)
+    )""",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical tables: products, orders, order lines, returns, events, ingest log, rejects", _V1),
     Migration(2, "mining results: runs, pair statistics, itemsets, rules", _V2),
     Migration(3, "text embeddings cache: vectors by model and text hash", _V3),
     Migration(4, "rejected rows: record key and the ingest that fixed them", _V4),
+    Migration(5, "offer decisions with their propensities; events.decision_id", _V5),
 )
 
 
@@ -200,4 +228,5 @@ CANONICAL_TABLES = (
     "itemsets",
     "rules",
     "text_embeddings",
+    "offer_decisions",
 )

@@ -155,7 +155,9 @@ def time_split_ope(sim, logging_policy, split: float = 0.5, window_s: float = DE
     The target is deterministic: per placement × segment cell, the offer with the best SNIPS-style
     mean (reward / propensity weighted) in the early log. Truth: the simulator's expected margin of
     the target's offers on the late shoppers. Returns ``(table, truth)``; ``table`` has one row per
-    estimator with value, bootstrap interval and relative error.
+    estimator with value, bootstrap interval, relative error and the weights' effective sample
+    size; est-SNIPS estimates the propensities per placement × segment cell (see
+    :mod:`bundlewise.offers.ope` for when that is valid and the errors over seeds).
     """
     from bundlewise.offers import ope  # local: experiment is the only module that joins OPE and a simulator
 
@@ -182,7 +184,8 @@ def time_split_ope(sim, logging_policy, split: float = 0.5, window_s: float = DE
     truth_matrix = sim.expected_margin_matrix(window_s)
     truth = float(truth_matrix[np.arange(cut, n), target[late]].mean())
     out = ope.evaluate(res.reward[late], res.offer_index[late], res.propensity[late], action_dist, q,
-                       n_bootstrap=n_bootstrap, random_state=seed)
+                       n_bootstrap=n_bootstrap, random_state=seed, keys=keys[cut:])
+    out["ess"] = ope.effective_sample_size(res.offer_index[late], res.propensity[late], action_dist)
     out["truth"] = truth
     out["rel_error"] = (out["value"] - truth).abs() / abs(truth)
     return out, truth

@@ -39,10 +39,33 @@ class _TabularPolicy(MixingPolicy):
 
     def __init__(self, *, key: Sequence[str] = ("placement", "segment"), decay: float = 0.999,
                  exploration_cap: float | Mapping[str, float] = 1.0, new_offer_share: float = 0.05,
-                 warmup: int = 20, prior_mean: float = 0.0, random_state: int | None = 0) -> None:
+                 warmup: int = 20, prior_mean: float = 0.0, prior: Any = None, prior_weight: float = 0.0,
+                 random_state: int | None = 0) -> None:
         self.key, self.decay, self.exploration_cap = key, decay, exploration_cap
         self.new_offer_share, self.warmup, self.prior_mean, self.random_state = (new_offer_share, warmup,
                                                                                  prior_mean, random_state)
+        # prior: offer_id -> mean, or (context, offer_id) -> mean (e.g. ClickConversionModel.prior(...)),
+        # evaluated once per cell and offer; prior_weight: how many observations it is worth
+        self.prior, self.prior_weight = prior, prior_weight
+
+    def _prior_means(self, context: Mapping[str, Any], cell: tuple, idx: np.ndarray) -> np.ndarray:
+        if self.prior is None:
+            return np.full(len(idx), float(self.prior_mean))
+        if not hasattr(self, "prior_cache_"):
+            self.prior_cache_: dict[tuple, float] = {}
+            self.offer_names_: dict[int, str] = {}
+        if len(self.offer_names_) != len(self.offer_index_):
+            self.offer_names_ = {k: o for o, k in self.offer_index_.items()}
+        out = np.empty(len(idx))
+        for j, k in enumerate(idx.tolist()):
+            v = self.prior_cache_.get((cell, k))
+            if v is None:
+                name = self.offer_names_[k]
+                v = float(self.prior.get(name, self.prior_mean) if isinstance(self.prior, Mapping)
+                          else self.prior(context, name))
+                self.prior_cache_[(cell, k)] = v
+            out[j] = v
+        return out
 
     def _cell(self, context: Mapping[str, Any]) -> tuple:
         return tuple(context.get(f) for f in self.key)
@@ -64,7 +87,11 @@ class _TabularPolicy(MixingPolicy):
     def _values(self, context, cell, idx) -> np.ndarray:
         st = self._stats(cell, len(self.offer_index_))
         n, s = st[0, idx], st[1, idx]
-        return np.where(n > 0, s / np.maximum(n, 1e-12), self.prior_mean)
+        mu0 = self._prior_means(context, cell, idx) if self.prior is not None else self.prior_mean
+        w = float(self.prior_weight)
+        if w > 0:
+            return (s + w * mu0) / (n + w)
+        return np.where(n > 0, s / np.maximum(n, 1e-12), mu0)
 
     def _learn(self, context, cell, k, reward) -> None:
         st = self._stats(cell or self._cell(context), len(self.offer_index_))
@@ -154,7 +181,8 @@ class ThompsonSampling(_TabularPolicy):
         else:
             var = self.prior_variance
         n0 = self.prior_strength
-        mean = (s[idx] + n0 * self.prior_mean) / (n[idx] + n0)
+        mu0 = self._prior_means(context, cell, idx) if self.prior is not None else self.prior_mean
+        mean = (s[idx] + n0 * mu0) / (n[idx] + n0)
         return mean, np.sqrt(var / (n[idx] + n0))
 
     def _base(self, context, cell, idx, rng):

@@ -66,6 +66,10 @@ _PLACEMENT_FIT = {  # placement x bundle
 _SEASON = {"breakfast": (0.0, 0.0), "bbq": (0.6, -1.6), "bath": (-0.8, 0.9)}
 
 
+# the click stage: logit(P(click)) = logit(P(buy)) + gain, so every buyer clicked and P(buy | click) = P(buy) / P(click)
+_CLICK_GAIN = {"product_page": 1.0, "cart": 0.5, "home": 1.6, "email": 1.3, "ad_slot": 2.2}
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -247,6 +251,42 @@ class OfferShopSimulator:
             events.append({"shopper_id": i, "time": t0 + self._organic_delay[i], "product_id": "organic",
                            "price_paid": 2.0 * m, "unit_cost": m, "discount": 0.0})
         return events
+
+    def click_probabilities(self) -> np.ndarray:
+        """The hidden click model: ``(n_impressions, n_offers)`` P(click); 0 for ``none`` (nothing shown).
+
+        ``logit P(click) = logit P(buy) + gain(placement)`` with the same uniform deciding both
+        (``clicked = u < P(click)``, ``bought = u < P(buy)``): every buyer of an offer clicked it,
+        and ``P(buy | click) = P(buy) / P(click)``. Drawing adds no randomness: every result
+        elsewhere in the simulator is unchanged.
+        """
+        gain = np.array([_CLICK_GAIN[p] for p in PLACEMENTS])[
+            pd.Categorical(self.shoppers_["placement"], categories=PLACEMENTS).codes]
+        pb = np.clip(self._p_buy, 1e-12, 1 - 1e-12)
+        pc = _sigmoid(np.log(pb / (1 - pb)) + gain[:, None])
+        pc[:, self.offers_["kind"].to_numpy() == "none"] = 0.0
+        return pc
+
+    def impressions(self, offer_index: np.ndarray) -> pd.DataFrame:
+        """One row per shopper shown ``offer_index[i]``: context, offer attributes, ``clicked``, ``purchased``.
+
+        Also the hidden ``p_click``, ``p_purchase`` (P(buy | click)) and ``margin`` (of the offered
+        items if bought), for evaluating models against the truth.
+        """
+        idx = np.asarray(offer_index)
+        rows = np.arange(self.n_impressions)
+        if not self._eligible[rows, idx].all():
+            raise ConfigError("impressions got an ineligible offer; mask with eligible_matrix() first")
+        pc = self.click_probabilities()[rows, idx]
+        pb = self._p_buy[rows, idx]
+        o = self.offers_.iloc[idx].reset_index(drop=True)
+        s = self.shoppers_
+        return pd.DataFrame({"shopper_id": s["shopper_id"], "time": s["time"], "placement": s["placement"],
+                             "segment": s["segment"], "cart_size": s["cart_size"], "offer_id": o["offer_id"],
+                             "offer_kind": o["kind"], "price": o["list_price"] * (1.0 - o["discount"]),
+                             "discount": o["discount"], "margin": self._margin_if_bought()[idx],
+                             "clicked": self._u_buy < pc, "purchased": self._u_buy < pb, "p_click": pc,
+                             "p_purchase": np.divide(pb, pc, out=np.zeros_like(pb), where=pc > 0)})
 
     def realised_margin(self, offer_index: np.ndarray, window_s: float = 600.0) -> np.ndarray:
         """Attributed margin per impression when shopper ``i`` is shown offer ``offer_index[i]`` (vectorised)."""

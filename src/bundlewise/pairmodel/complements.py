@@ -50,8 +50,45 @@ class Complement:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+def same_text(a: str, b: str) -> bool:
+    """Whether two product texts are the same words (case, spacing and final full stop ignored)."""
+    def norm(x: str) -> str:
+        return " ".join(str(x).casefold().replace(".", " ").split())
+    return norm(a) == norm(b)
+
+
+def _short(title: str, width: int = 32) -> str:
+    title = " ".join(str(title).split())
+    return title if len(title) <= width else title[: width - 1] + "…"
+
+
+def merchandiser_why(n_together: float, lift: float | None, *, witness: tuple[str, str] | None = None,
+                     text_similarity: float | None = None, top_driver: str | None = None) -> str:
+    """The "why" of a partner in a merchandiser's words.
+
+    >>> merchandiser_why(135, 4.8)
+    'bought together in 135 baskets, 4.8× chance'
+    >>> merchandiser_why(0, None, witness=("Teapot", "Tea cups"))
+    'reads like Teapot, which sells with Tea cups'
+    """
+    parts = []
+    if n_together > 0:
+        parts.append(f"bought together in {n_together:,.0f} baskets"
+                     + (f", {lift:.1f}× chance" if lift is not None and math.isfinite(lift) else ""))
+    if witness is not None:
+        parts.append(f"reads like {_short(witness[0])}, which sells with {_short(witness[1])}")
+    if not parts:
+        parts.append("never bought together yet" + (f"; texts {text_similarity:.0%} alike"
+                                                    if text_similarity is not None else ""))
+    if top_driver:
+        parts.append(f"mostly {top_driver}")
+    return "; ".join(parts)
+
+
+_DRIVER_WORDS = {"co-purchase evidence": "its co-purchases", "similar products' co-purchases":
+                 "what similar products sell with", "partner's sales": "the partner's sales",
+                 "popularity bonus": "the partner's sales", "co-purchase bonus": "its co-purchase rate",
+                 "text similarity": "how alike the texts are"}
 
 
 def model_complements(model: Any, product_id: str, k: int, *, exclude: Collection[str] = (),
@@ -59,30 +96,47 @@ def model_complements(model: Any, product_id: str, k: int, *, exclude: Collectio
                       explain: bool = False) -> list[Complement]:
     """Partners from the trained pair model, with the evidence numbers of :func:`explain_pairs`.
 
-    ``explain`` adds the integrated-gradients attribution and (given ``encoder`` and
-    ``titles``) the key words; without it the numbers are the same, only cheaper.
+    ``score`` is the ranking score (rows are sorted by it); ``probability`` the calibrated
+    P(partner in the basket | product in it), None for a model without calibration. ``explain``
+    adds the attribution of the score (integrated gradients over the network's inputs, plus the
+    ranking's added terms: together they sum to the score minus the all-zero input's) and,
+    given ``encoder`` and ``titles``, the key words; without it the numbers are the same, only cheaper.
     """
-    from bundlewise.pairmodel.explain import explain_pairs
+    from bundlewise.pairmodel.explain import explain_pairs, neighbour_witness
 
     titles = titles or {}
     drop = set(exclude) | {str(product_id)}
-    ids, _ = model.recommend([str(product_id)], k=k, filter_items=sorted(drop))
-    partners = [str(p) for p in ids[0] if p is not None]
+    ids, scores = model.recommend([str(product_id)], k=k, filter_items=sorted(drop))
+    keep = [n for n, p in enumerate(ids[0]) if p is not None]
+    partners = [str(ids[0][n]) for n in keep]
     if not partners:
         return []
+    rank_scores = np.asarray(scores[0], dtype=np.float64)[keep]
+    probs = model.probability(rank_scores) if hasattr(model, "probability") else None
     expl = explain_pairs(model, [str(product_id)] * len(partners), partners,
                          encoder=encoder if explain else None, titles=dict(titles) if explain else None,
                          attributions=explain)
+    codes = model._codes([str(product_id)] * len(partners))
+    pcodes = model._codes(partners)
+    bonuses = model.bonuses(codes, pcodes)
+    witnesses = neighbour_witness(model, codes, pcodes)
     out = []
     for rank, e in enumerate(expl, start=1):
-        if e.attribution:
-            top = max(e.attribution, key=lambda g: abs(e.attribution[g]))
-            words = ", ".join(w for w, d in e.words[:2] if d > 0)
-            why = f"{top} {e.attribution[top]:+.2f}" + (f"; words: {words}" if words else "")
-        else:
-            why = e.sentence()
-        out.append(Complement(rank, e.partner, titles.get(e.partner, ""), SOURCES[0], e.score, e.probability,
-                              e.n_together, e.lift, e.q_value, e.text_similarity, why, e.attribution, e.words))
+        attribution = dict(e.attribution)
+        if attribution:
+            attribution.update({name: float(v[rank - 1]) for name, v in bonuses.items()})
+        top = max(attribution, key=lambda g: attribution[g]) if attribution else None  # the strongest push up
+        w = witnesses[rank - 1]
+        witness = None if w < 0 or e.n_together > 0 else (titles.get(str(model.item_ids_[w]), str(model.item_ids_[w])),
+                                                          titles.get(e.partner, e.partner))
+        why = merchandiser_why(e.n_together, e.lift, witness=witness, text_similarity=e.text_similarity,
+                               top_driver=_DRIVER_WORDS.get(top, top) if top else None)
+        words = ", ".join(word for word, d in e.words[:2] if d > 0)
+        if words:
+            why += f"; key words: {words}"
+        out.append(Complement(rank, e.partner, titles.get(e.partner, ""), SOURCES[0], float(rank_scores[rank - 1]),
+                              None if probs is None else float(probs[rank - 1]), e.n_together, e.lift, e.q_value,
+                              e.text_similarity, why, attribution, e.words))
     return out
 
 
@@ -92,9 +146,8 @@ def stored_complements(pairs: Any, product_id: str, k: int, *, exclude: Collecti
     titles = titles or {}
     out = []
     for rank, e in enumerate(pairs.partners(str(product_id), k, set(exclude)), start=1):
-        q = "" if e.q_value is None else f", q = {e.q_value:.2g}"
-        why = (f"bought together in {e.n_together:,} baskets; P(partner | product) = {e.confidence:.2f}; "
-               f"lift {e.lift:.1f}{q}")
+        why = (f"{merchandiser_why(e.n_together, e.lift)}; {e.confidence:.0%} of the baskets with it hold this "
+               "partner")
         out.append(Complement(rank, e.partner, titles.get(e.partner, ""), SOURCES[1], e.score, e.confidence,
                               float(e.n_together), e.lift, e.q_value, None, why))
     return out
@@ -102,21 +155,28 @@ def stored_complements(pairs: Any, product_id: str, k: int, *, exclude: Collecti
 
 def model_text_complements(model: Any, text: str, k: int, *, encoder: Any,
                            titles: Mapping[str, str] | None = None) -> list[Complement]:
-    """Cold start: partners of a product that exists only as ``text``, from the pair model."""
+    """Cold start: partners of a product that exists only as ``text``, from the pair model.
+
+    A catalogue product whose title is ``text`` is that product, never its own partner. The
+    score is the ranking score of a text-only query (no calibrated probability: the calibration
+    is measured on sold products' queries).
+    """
     from bundlewise.text import embed_texts
 
     titles = titles or {}
-    ids, scores = model.recommend_text([text], k=k, encoder=encoder)
+    same = {str(p) for p, t in titles.items() if same_text(t, text)}
+    ids, scores = model.recommend_text([text], k=k + len(same), encoder=encoder)
     v = np.asarray(embed_texts(encoder, [text])[0], dtype=np.float64)
     v = v / max(float(np.linalg.norm(v)), 1e-12)
     out = []
     for pid, score in zip(ids[0], scores[0], strict=True):
-        if pid is None:
+        if pid is None or str(pid) in same or len(out) >= k:
             continue
         sim = float(v @ model.vectors_[model._codes([str(pid)])[0]])
         out.append(Complement(len(out) + 1, str(pid), titles.get(str(pid), ""), SOURCES[0], float(score),
-                              _sigmoid(float(score)), 0.0, None, None, sim,
-                              f"text of the new product; model probability {_sigmoid(float(score)):.2f}"))
+                              None, 0.0, None, None, sim,
+                              f"never sold: its text is {sim:.0%} like this one; ranked by what similar products "
+                              "sell with"))
     return out
 
 
@@ -132,7 +192,8 @@ def text_cosine_complements(query: np.ndarray, product_ids: np.ndarray, vectors:
     m = np.asarray(vectors, dtype=np.float64)
     m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
     sims = m @ q
-    order = np.lexsort((np.asarray(product_ids).astype(str), -sims))[:k]
+    # the product whose text this is (cosine 1) is not its own partner
+    order = [i for i in np.lexsort((np.asarray(product_ids).astype(str), -sims)) if sims[i] < 1 - 1e-4][:k]
     return [Complement(rank, str(product_ids[i]), titles.get(str(product_ids[i]), ""), SOURCES[2], float(sims[i]),
                        None, 0.0, None, None, float(sims[i]),
                        f"text similarity {sims[i]:.2f} (no pair model trained: similar, not necessarily "

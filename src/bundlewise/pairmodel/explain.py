@@ -27,8 +27,8 @@ GROUPS = ("text of the product", "text of the partner", "prices", "categories", 
 class PairExplanation:
     product: str
     partner: str
-    score: float                 # logit
-    probability: float           # sigmoid(logit)
+    score: float                 # the network's logit (the ranking adds model.bonuses to it)
+    probability: float           # sigmoid(logit): relative to the sampled negatives, not a rate
     n_together: float            # baskets (time-weighted when the model decays) holding both
     lift: float | None
     q_value: float | None
@@ -37,7 +37,8 @@ class PairExplanation:
     words: list[tuple[str, float]] = field(default_factory=list)
 
     def sentence(self) -> str:
-        parts = [f"model probability {self.probability:.2f}"]
+        # the network's own score: sampled negatives make its sigmoid no rate, so it is not called one
+        parts = [f"network score {self.score:+.2f}"]
         if self.n_together > 0:
             parts.append(f"bought together in {self.n_together:,.0f} baskets (lift {self.lift:.1f}, "
                          f"q = {self.q_value:.2g})")
@@ -98,6 +99,22 @@ def explain_pairs(model: Any, product_ids: list[str], partner_ids: list[str], *,
             float(1 / (1 + np.exp(-logits[k]))), float(n_ab[k]), float(lift[k]) if n_ab[k] > 0 else None,
             _q_value(model, int(i[k]), int(j[k]), float(n_ab[k])), float(cos[k]), attribution[k], words))
     return out
+
+
+def neighbour_witness(model: Any, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """For each pair, the text neighbour of ``i`` (with evidence, never i) that contributes most to the
+    ``nbr_conf`` feature of ``i → j`` — "reads like X, which sells with j" — or -1 when none sells with j."""
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    if len(i) == 0:
+        return np.zeros(0, dtype=np.int64)
+    codes, weights = model._neighbours(i, model.table_)
+    m = codes.shape[1]
+    flat = np.maximum(codes.ravel(), 0)
+    wnj = model.table_.counts(flat, np.repeat(j, m)).reshape(-1, m)
+    wn = np.maximum(model.table_.item_weights[flat].reshape(-1, m), 1e-12)
+    contrib = np.where((codes >= 0) & (wnj > 0) & (codes != j[:, None]), weights * wnj / wn, 0.0)
+    best = contrib.argmax(axis=1)
+    return np.where(contrib.max(axis=1) > 0, codes[np.arange(len(i)), best], -1)
 
 
 def _integrated_gradients(model: Any, i: np.ndarray, j: np.ndarray, steps: int) -> list[dict[str, float]]:

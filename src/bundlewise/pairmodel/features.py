@@ -97,7 +97,7 @@ def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.nd
     conf_ij = np.where(wi > 0, wij / np.maximum(wi, 1e-12), 0.0)
     conf_ji = np.where(wj > 0, wij / np.maximum(wj, 1e-12), 0.0)
     lift = metrics.shrunk_lift(wij, np.maximum(wi, 1e-9), np.maximum(wj, 1e-9), max(table.total_weight, 1.0))
-    cos = np.einsum("nd,nd->n", vectors[i], vectors[j])
+    cos = _row_dots(vectors[i], vectors[j])
     nbr_conf, nbr_n = neighbour_evidence(table, j, neighbours)
     if recent is not None:
         rij, ri, rj = recent.counts(i, j), recent.item_weights[i], recent.item_weights[j]
@@ -112,6 +112,12 @@ def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.nd
                "conf_ij_recent": conf_recent, "log_count_j_recent": np.log1p(rj)}
     # stacked by name in PAIR_FEATURES order: the order lives in one place
     return np.stack([columns[name] for name in PAIR_FEATURES], axis=1).astype(np.float32)
+
+
+def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products, summed in float64: numpy's float32 SIMD sums depend on the arrays' memory
+    alignment, which changed the last bit of a feature between two identical fits."""
+    return np.einsum("nd,nd->n", a.astype(np.float64), b.astype(np.float64))
 
 
 def neighbour_evidence(table: PairTable, j: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray] | None
@@ -135,7 +141,7 @@ def text_only_features(table: PairTable, query_vectors: np.ndarray, j: np.ndarra
     feats = np.zeros((len(j), len(PAIR_FEATURES)), dtype=np.float32)
     nbr_conf, nbr_n = neighbour_evidence(table, j, neighbours)
     columns = {"log_count_j": np.log1p(table.item_weights[j]),
-               "text_cos": np.einsum("nd,nd->n", query_vectors, vectors[j]),
+               "text_cos": _row_dots(query_vectors, vectors[j]),
                "nbr_conf": nbr_conf, "nbr_log_n": np.log1p(nbr_n),
                "log_count_j_recent": np.log1p((recent or table).item_weights[j])}
     for name, values in columns.items():  # the rest (the query's own evidence) stays 0
@@ -149,7 +155,9 @@ def text_neighbours(vectors: np.ndarray, query_vectors: np.ndarray, allowed: np.
     normalised to sum 1); ``exclude[k]`` (a code or -1) is never its own neighbour."""
     from bundlewise.vectors import cosine_top_k
 
-    codes, sims = cosine_top_k(query_vectors, vectors, m, allowed=allowed, exclude=exclude)
+    # float64 products: the neighbour weights must not depend on BLAS's memory alignment (see _row_dots)
+    codes, sims = cosine_top_k(np.asarray(query_vectors, np.float64), np.asarray(vectors, np.float64), m,
+                               allowed=allowed, exclude=exclude)
     sims = np.nan_to_num(sims, nan=0.0)
     w = np.clip(sims, 0.0, None) * (codes >= 0)
     total = w.sum(axis=1, keepdims=True)

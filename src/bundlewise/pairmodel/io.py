@@ -142,6 +142,8 @@ def write_checkpoint(model: Any, folder: str | Path, *, encoder_id: str | None =
         "n_products": len(model.item_ids_), "volume_mean": model.volume_mean_, "volume_std": model.volume_std_,
         "best_held_out_bce": model.best_loss_, "best_epoch": model.best_epoch_, "history": model.history_,
         "fit_seconds": model.fit_seconds_, "metrics": metrics or {},
+        "calibration": None if getattr(model, "calibration_", None) is None else model.calibration_.to_dict(),
+        "examples": getattr(model, "examples_", None), "stopped_by": getattr(model, "stopped_by_", None),
     }
     (folder / META).write_text(json.dumps(meta, indent=2, default=float), encoding="utf-8")
 
@@ -260,6 +262,7 @@ def load_pair_model(path: str | Path, *, warehouse: Any = None, allow_other_data
     from safetensors.torch import load_file
 
     from bundlewise.mining.copurchase import CoPurchaseStats
+    from bundlewise.pairmodel.calibration import Calibration
     from bundlewise.pairmodel.model import PairModel
     from bundlewise.pairmodel.network import PairNet
 
@@ -282,6 +285,7 @@ def load_pair_model(path: str | Path, *, warehouse: Any = None, allow_other_data
     model = PairModel(**meta["params"])
     model.item_ids_ = arrays["item_ids"].astype(object)
     model.vectors_, model.has_text_ = arrays["vectors"], arrays["has_text"]
+    model.vectors64_ = np.asarray(model.vectors_, dtype=np.float64)
     model.log_price_, model.category_ = arrays["log_price"], arrays["category"]
     model.item_counts_ = arrays["item_counts"]
     n = len(model.item_ids_)
@@ -313,6 +317,9 @@ def load_pair_model(path: str | Path, *, warehouse: Any = None, allow_other_data
     model.best_loss_, model.best_epoch_ = meta["best_held_out_bce"], meta["best_epoch"]
     model.history_, model.fit_seconds_ = meta["history"], meta["fit_seconds"]
     model.encoder_id_ = meta.get("encoder_id")
+    # older checkpoints have no calibration: their scores are shown as scores, not probabilities
+    model.calibration_ = Calibration.from_dict(meta.get("calibration"))
+    model.examples_, model.stopped_by_ = meta.get("examples"), meta.get("stopped_by")
     model.checkpoint_path_, model.checkpoint_meta_ = path, meta
     if warehouse is not None:
         check_model_data(model, warehouse, allow_other_data=allow_other_data)

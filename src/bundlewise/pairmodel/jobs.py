@@ -61,7 +61,10 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: PairModelCo
     catalog, encoder_id = with_embeddings(wh, load_catalog(wh), encoder, progress)
     model = PairModel(**config.to_dict()).fit(baskets, catalog, progress=progress)
     metrics = {"best_held_out_bce": model.best_loss_, "best_epoch": model.best_epoch_,
-               "fit_seconds": model.fit_seconds_, "n_baskets": baskets.n_baskets, "n_products": len(catalog)}
+               "epochs_run": len(model.history_), "stopped_by": model.stopped_by_,
+               "fit_seconds": model.fit_seconds_, "n_baskets": baskets.n_baskets, "n_products": len(catalog),
+               "examples": model.examples_,
+               "calibration": None if model.calibration_ is None else model.calibration_.to_dict()}
 
     def reports(folder: Path) -> None:  # written into the new folder, so they are swapped in with it
         (folder / "metrics.json").write_text(json.dumps({**metrics, "history": model.history_}, indent=2),
@@ -82,12 +85,13 @@ def _training_report(model: Any, path: Path) -> Path:
     hist = pd.DataFrame(model.history_)
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.plot(hist.epoch, hist.train_loss, marker="o", label="training loss (BCE + volume)")
-    ax.plot(hist.epoch, hist.held_out_bce, marker="o", label="held-out BCE")
+    ax.plot(hist.epoch, hist.held_out_bce, marker="o", label="held-out BCE (newer baskets)")
     ax.axvline(model.best_epoch_, color="#999", ls="--", lw=1)
     ax.set_xlabel("epoch")
     ax.legend(frameon=False)
     page = HtmlReport("Pair model training", f"best held-out BCE {model.best_loss_:.4f} at epoch "
-                                             f"{model.best_epoch_}; {model.fit_seconds_:.0f} s")
+                                             f"{model.best_epoch_} of {len(model.history_)} (stopped by "
+                                             f"{model.stopped_by_}); {model.fit_seconds_:.0f} s")
     page.heading("Loss curves").figure(fig).table(hist)
     page.heading("Parameters").table(pd.DataFrame([{k: str(v) for k, v in model.get_params().items()}]))
     return page.write(path)

@@ -50,8 +50,10 @@ from bundlewise.config import PairModelConfig
 from bundlewise.errors import ConfigError
 from bundlewise.mining.baskets import Baskets
 from bundlewise.mining.copurchase import CoPurchaseStats
+from bundlewise.pairmodel.calibration import Calibration, auc, calibrate
 from bundlewise.pairmodel.features import (
     EVIDENCE_COLUMNS,
+    PAIR_FEATURES,
     PairTable,
     category_buckets,
     log_prices,
@@ -59,12 +61,23 @@ from bundlewise.pairmodel.features import (
     text_neighbours,
     text_only_features,
 )
+from bundlewise.pairmodel.sampling import (
+    Examples,
+    check_order_times,
+    n_positives,
+    sample_examples,
+    split_in_time,
+    summary,
+)
 from bundlewise.progress import NULL_PROGRESS, Progress
 from bundlewise.recommend import Recommender, catalog_ids, top_k_rows
 from bundlewise.vectors import catalog_vectors, cosine_top_k, normalize_rows
 
 log = logging.getLogger(__name__)
 _DEFAULTS = PairModelConfig()
+_SAME_TEXT = 1 - 1e-4  # cosine at which a text query is an existing product's own text
+_CHUNK = 65_536  # example rows whose features are built at once (bounded memory whatever the data size)
+_MIN_STEPS = 20  # optimiser steps an epoch at least
 
 
 class PairModel(Recommender):
@@ -77,19 +90,30 @@ class PairModel(Recommender):
     epochs : int
         Maximum passes; training stops earlier when the held-out loss stops improving.
     batch_size : int
+        At most; smaller when an epoch would otherwise take fewer than 20 steps (a small shop).
     lr, weight_decay : float
         AdamW.
     n_negatives : int
         Negatives per positive.
     hard_negative_share : float
         Share of negatives taken from the ``i``'s nearest texts never bought with it.
+    hard_negative_exposure : float
+        A hard negative must have had the chance: both products sold in the evidence and expected
+        together at least this many times under independence (``n_i n_j / N``). 0 = any near text
+        never bought with ``i``, sold or not (which punishes products for being unsold).
     max_positives : int
-        Positives sampled from the label baskets.
+        At most this many positives.
+    positives_per_pair : float
+        Positives drawn per distinct ordered pair of the training label baskets (capped by
+        ``max_positives``): the training cost follows the data.
     candidate_share : float
         Share of the negatives replaced by *candidate examples*: one of i's top co-purchase partners
         in the evidence, labelled 1 if the label basket holds it, else 0 — the reranking task itself.
     label_share : float
         Newest share of the fit baskets that provides the labels.
+    held_out_share : float
+        Newest share of the label baskets kept for the held-out check (early stopping, calibration);
+        no held-out example comes from a training basket.
     cold_dropout : float
         Share of examples whose co-purchase evidence is hidden (cold-start training).
     volume_weight : float
@@ -102,6 +126,8 @@ class PairModel(Recommender):
         Candidates per query from each source (co-purchase, text, best sellers) before reranking.
     patience : int
         Epochs without held-out improvement before stopping.
+    max_seconds : float, optional
+        Time budget: no new epoch starts once the fit has run this long (None = no budget).
     n_neighbours : int
         Nearest texts whose co-purchases a product borrows (features ``nbr_conf``, ``nbr_log_n``;
         the cold-start bridge) and whose partners join its candidates.
@@ -128,12 +154,17 @@ class PairModel(Recommender):
                  batch_size: int = _DEFAULTS.batch_size, lr: float = _DEFAULTS.lr,
                  weight_decay: float = _DEFAULTS.weight_decay, n_negatives: int = _DEFAULTS.n_negatives,
                  hard_negative_share: float = _DEFAULTS.hard_negative_share,
-                 max_positives: int = _DEFAULTS.max_positives, candidate_share: float = _DEFAULTS.candidate_share,
-                 label_share: float = _DEFAULTS.label_share, cold_dropout: float = _DEFAULTS.cold_dropout,
+                 hard_negative_exposure: float = _DEFAULTS.hard_negative_exposure,
+                 max_positives: int = _DEFAULTS.max_positives,
+                 positives_per_pair: float = _DEFAULTS.positives_per_pair,
+                 candidate_share: float = _DEFAULTS.candidate_share,
+                 label_share: float = _DEFAULTS.label_share, held_out_share: float = _DEFAULTS.held_out_share,
+                 cold_dropout: float = _DEFAULTS.cold_dropout,
                  volume_weight: float = _DEFAULTS.volume_weight,
                  half_life_days: float | None = _DEFAULTS.half_life_days,
                  recent_half_life_days: float | None = _DEFAULTS.recent_half_life_days,
                  n_candidates: int = _DEFAULTS.n_candidates, patience: int = _DEFAULTS.patience,
+                 max_seconds: float | None = _DEFAULTS.max_seconds,
                  n_neighbours: int = _DEFAULTS.n_neighbours,
                  popularity_correction: float = _DEFAULTS.popularity_correction,
                  cooc_weight: float = _DEFAULTS.cooc_weight, device: str | None = _DEFAULTS.device,
@@ -145,15 +176,19 @@ class PairModel(Recommender):
         self.weight_decay = weight_decay
         self.n_negatives = n_negatives
         self.hard_negative_share = hard_negative_share
+        self.hard_negative_exposure = hard_negative_exposure
         self.max_positives = max_positives
+        self.positives_per_pair = positives_per_pair
         self.candidate_share = candidate_share
         self.label_share = label_share
+        self.held_out_share = held_out_share
         self.cold_dropout = cold_dropout
         self.volume_weight = volume_weight
         self.half_life_days = half_life_days
         self.recent_half_life_days = recent_half_life_days
         self.n_candidates = n_candidates
         self.patience = patience
+        self.max_seconds = max_seconds
         self.n_neighbours = n_neighbours
         self.popularity_correction = popularity_correction
         self.cooc_weight = cooc_weight
@@ -194,28 +229,72 @@ class PairModel(Recommender):
         rng = np.random.default_rng(self.random_state)
         self._set_products(baskets, catalog, encoder)
         b = baskets.with_vocabulary(self.item_ids_)
-        evidence, labels = _split_in_time(b, self.label_share)
+        evidence, labels = split_in_time(b, self.label_share)
+        # the newest label baskets only check: held-out examples never share a basket with training ones
+        train_labels, held_labels = split_in_time(labels, self.held_out_share)
         ev_stats = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days,
                                    reference_time=_last_time(b), metric="confidence").fit(evidence)
         ev_table = PairTable.from_stats(ev_stats)
         ev_recent = self._recent_table(evidence)
         # ranks by P(partner | product): the co-purchase source of the candidates
         full_stats = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days, metric="confidence").fit(b)
-        self.stats_ = full_stats
-        self.table_ = PairTable.from_stats(full_stats)
-        self.recent_table_ = self._recent_table(b)
         self.item_counts_ = b.item_counts()
-        i, j, y = self._examples(labels, ev_stats, rng)
-        cold = rng.random(len(i)) < self.cold_dropout
-        feats = pair_features(ev_table, i, j, self.vectors_, neighbours=self._neighbours(i, ev_table),
-                              recent=ev_recent)
-        # a cold query: no pair evidence and no sales of its own (its text neighbours' evidence stays)
-        feats[np.ix_(cold, list(EVIDENCE_COLUMNS))] = 0.0
-        self._train(i, j, feats, y, rng, progress)
+        full_table = PairTable.from_stats(full_stats)
+        sample = dict(item_counts=self.item_counts_, ev_stats=ev_stats, ev_table=ev_table, full_table=full_table,
+                      vectors=self.vectors_, has_text=self.has_text_, n_negatives=self.n_negatives,
+                      hard_share=self.hard_negative_share, hard_exposure=self.hard_negative_exposure,
+                      candidate_share=self.candidate_share, rng=rng)
+        n_pos = n_positives(train_labels, positives_per_pair=self.positives_per_pair,
+                            max_positives=self.max_positives)
+        n_held = n_positives(held_labels, positives_per_pair=self.positives_per_pair,
+                             max_positives=max(1, int(self.max_positives * self.held_out_share)))
+        if n_pos == 0 or n_held == 0:
+            raise ConfigError(f"the pair model needs co-purchases in its label baskets (the newest label_share "
+                              f"{self.label_share} of the {b.n_baskets:,} baskets) for training and for the held-out "
+                              f"check (their newest held_out_share {self.held_out_share}); found {n_pos:,} and "
+                              f"{n_held:,} ordered pairs: give more baskets, or a larger label_share")
+        train = sample_examples(train_labels, n_pos, **sample)
+        held = sample_examples(held_labels, n_held, **sample)
+        self.examples_ = {"train": summary(train), "held_out": summary(held),
+                          "baskets": {"evidence": evidence.n_baskets, "train_labels": train_labels.n_baskets,
+                                      "held_out_labels": held_labels.n_baskets}}
+        log.info("pair model examples: %s", self.examples_)
+        feats = [self._example_features(ex, ev_table, ev_recent, rng) for ex in (train, held)]
+        self._train(train, feats[0], held, feats[1], rng, progress, t0)
+        # calibrated on the held-out baskets with only the evidence the examples saw, then the full evidence
+        full_counts = self.item_counts_
+        self._use_evidence(ev_stats, evidence.item_counts(), ev_recent)
+        self.calibration_ = self._calibrate(held_labels, rng)
+        self._use_evidence(full_stats, full_counts, self._recent_table(b))
         self.fit_seconds_ = time.perf_counter() - t0
-        log.info("pair model fitted on %d examples in %.1f s (best held-out loss %.4f at epoch %d)", len(i),
-                 self.fit_seconds_, self.best_loss_, self.best_epoch_)
+        log.info("pair model fitted on %d examples in %.1f s (best held-out loss %.4f at epoch %d of %d)",
+                 len(train), self.fit_seconds_, self.best_loss_, self.best_epoch_, len(self.history_))
         return self
+
+    def _use_evidence(self, stats: CoPurchaseStats, counts: np.ndarray, recent: PairTable | None) -> None:
+        """The co-purchase evidence ``recommend`` reads (the evidence period while calibrating)."""
+        self.stats_ = stats
+        self.table_ = PairTable.from_stats(stats)
+        self.recent_table_ = recent
+        self.item_counts_ = counts
+
+    def _example_features(self, ex: Examples, table: PairTable, recent: PairTable | None,
+                          rng: np.random.Generator) -> np.ndarray:
+        """Pair features of the examples, built in chunks (the neighbour evidence is m lookups a row)."""
+        uniq = np.unique(ex.i)
+        allowed = (table.item_weights > 0) & self.has_text_
+        codes, weights = text_neighbours(self._vec64(), self._vec64()[uniq], allowed, self.n_neighbours,
+                                         exclude=uniq)
+        feats = np.empty((len(ex), len(PAIR_FEATURES)), dtype=np.float32)
+        for s in range(0, len(ex), _CHUNK):
+            bi, bj = ex.i[s: s + _CHUNK], ex.j[s: s + _CHUNK]
+            pos = np.searchsorted(uniq, bi)
+            feats[s: s + len(bi)] = pair_features(table, bi, bj, self.vectors_, neighbours=(codes[pos], weights[pos]),
+                                                  recent=recent)
+        # a cold query: no pair evidence and no sales of its own (its text neighbours' evidence stays)
+        cold = rng.random(len(ex)) < self.cold_dropout
+        feats[np.ix_(cold, list(EVIDENCE_COLUMNS))] = 0.0
+        return feats
 
     def _set_products(self, baskets: Baskets, catalog: pd.DataFrame, encoder: Any) -> None:
         ids = catalog_ids(baskets, catalog)
@@ -228,67 +307,12 @@ class PairModel(Recommender):
         vectors[pos] = raw
         self.item_ids_ = ids
         self.vectors_ = normalize_rows(vectors)
+        self.vectors64_ = self.vectors_.astype(np.float64)
         self.has_text_ = present
         self.log_price_ = log_prices(rows["price"].to_numpy(dtype=np.float64) if "price" in rows else
                                      np.full(len(ids), np.nan))
         self.category_ = category_buckets(rows["category_path"].to_numpy(dtype=object) if "category_path" in rows
                                           else np.full(len(ids), "", dtype=object))
-
-    def _examples(self, labels: Baskets, ev_stats: CoPurchaseStats, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sizes = labels.sizes()
-        ok = np.flatnonzero(sizes >= 2)
-        if len(ok) == 0:
-            raise ConfigError("the label baskets hold no basket with two products; the pair model needs "
-                              "co-purchases to learn from (more baskets, or a larger label_share)")
-        p = sizes[ok] / sizes[ok].sum()
-        n_pos = self.max_positives
-        bsk = ok[rng.choice(len(ok), size=n_pos, p=p)]
-        s = sizes[bsk]
-        a = rng.integers(0, s)
-        c = (a + rng.integers(1, s)) % s  # a different position of the same basket
-        start = labels.indptr[bsk]
-        pi, pj = labels.indices[start + a].astype(np.int64), labels.indices[start + c].astype(np.int64)
-        # negatives: by popularity ** 0.75, plus hard ones from i's nearest texts
-        counts = self.item_counts_.astype(np.float64)
-        pop = counts ** 0.75
-        pop /= pop.sum()
-        n_neg = self.n_negatives
-        ni = np.repeat(pi, n_neg)
-        nj = rng.choice(len(counts), size=len(ni), p=pop)
-        n_hard = int(round(self.hard_negative_share * len(ni)))
-        if n_hard and self.vectors_.shape[1]:
-            pick = rng.choice(len(ni), size=n_hard, replace=False)
-            near = self._text_neighbours(np.unique(ni[pick]), 20)
-            qpos = np.searchsorted(near[0], ni[pick])
-            col = rng.integers(0, near[1].shape[1], size=n_hard)
-            cand = near[1][qpos, col]
-            never = (cand >= 0) & (self.table_.counts(ni[pick], np.maximum(cand, 0)) == 0)
-            nj[pick[never]] = cand[never]
-        clash = nj == ni
-        nj[clash] = (nj[clash] + 1) % len(counts)
-        ny = np.zeros(len(ni), dtype=np.float32)
-        # candidate examples: the ranking task itself. j is one of i's top co-purchase partners in the
-        # evidence, labelled by whether the label basket really holds it (most do not)
-        n_cand = int(round(self.candidate_share * len(ni)))
-        if n_cand:
-            rest = np.setdiff1d(np.arange(len(ni)), pick if n_hard and self.vectors_.shape[1] else [])
-            pick_c = rng.choice(rest, size=min(n_cand, len(rest)), replace=False)
-            uniq = np.unique(ni[pick_c])
-            partners = _top_partners(ev_stats, uniq, 50)
-            qpos = np.searchsorted(uniq, ni[pick_c])
-            width = np.maximum((partners[qpos] >= 0).sum(axis=1), 1)
-            cand = partners[qpos, (rng.random(len(pick_c)) * width).astype(np.int64)]
-            ok_c = cand >= 0
-            nj[pick_c[ok_c]] = cand[ok_c]
-            keys = np.repeat(np.arange(labels.n_baskets), sizes).astype(np.int64) * labels.n_items + labels.indices
-            nb = np.repeat(bsk, n_neg)[pick_c[ok_c]].astype(np.int64) * labels.n_items + cand[ok_c]
-            pos = np.minimum(np.searchsorted(keys, nb), len(keys) - 1)
-            ny[pick_c[ok_c]] = (keys[pos] == nb).astype(np.float32)
-        i = np.concatenate([pi, ni])
-        j = np.concatenate([pj, nj])
-        y = np.concatenate([np.ones(len(pi), dtype=np.float32), ny])
-        return i, j, y
 
     def _recent_table(self, baskets: Baskets) -> PairTable | None:
         if baskets.timestamps is None or self.recent_half_life_days is None:
@@ -300,23 +324,27 @@ class PairModel(Recommender):
         """Text neighbours (with evidence in ``table``, never i itself) of each row's ``i``."""
         uniq, inverse = np.unique(i, return_inverse=True)
         allowed = (table.item_weights > 0) & self.has_text_
-        codes, weights = text_neighbours(self.vectors_, self.vectors_[uniq], allowed, self.n_neighbours,
+        codes, weights = text_neighbours(self._vec64(), self._vec64()[uniq], allowed, self.n_neighbours,
                                          exclude=uniq)
         return codes[inverse], weights[inverse]
 
-    def _text_neighbours(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        out, _ = cosine_top_k(self.vectors_[codes], self.vectors_, k, allowed=self.has_text_, exclude=codes)
-        return codes, out
+    def _vec64(self) -> np.ndarray:
+        """The text vectors in float64, made once: cosines summed in float32 by BLAS depend on memory
+        alignment, which flipped near-ties (candidates, neighbour weights) between identical fits."""
+        v = getattr(self, "vectors64_", None)  # set by fit and by load (recommend must not change the model)
+        return v if v is not None and v.shape == self.vectors_.shape else self.vectors_.astype(np.float64)
 
     def _tensors(self, codes: np.ndarray) -> tuple[Any, Any, Any]:
         import torch
 
         dev = self.device_
-        return (torch.from_numpy(self.vectors_[codes]).to(dev), torch.from_numpy(self.log_price_[codes]).to(dev),
-                torch.from_numpy(self.category_[codes]).to(dev))
+        # torch.tensor copies into torch's own (64-byte aligned) memory: BLAS results must not depend on
+        # where numpy happened to put a fancy-indexed array (a source of last-bit differences between fits)
+        return (torch.tensor(self.vectors_[codes], device=dev), torch.tensor(self.log_price_[codes], device=dev),
+                torch.tensor(self.category_[codes], device=dev))
 
-    def _train(self, i: np.ndarray, j: np.ndarray, feats: np.ndarray, y: np.ndarray, rng: np.random.Generator,
-               progress: Progress) -> None:
+    def _train(self, train: Examples, train_feats: np.ndarray, held: Examples, held_feats: np.ndarray,
+               rng: np.random.Generator, progress: Progress, t0: float) -> None:
         import torch
         from torch.nn import functional as F
 
@@ -327,21 +355,24 @@ class PairModel(Recommender):
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         vol = np.log1p(self.item_counts_.astype(np.float64))
         self.volume_mean_, self.volume_std_ = float(vol.mean()), float(vol.std() or 1.0)
-        vol_t = torch.from_numpy(((vol - self.volume_mean_) / self.volume_std_).astype(np.float32)).to(self.device_)
-        held = rng.random(len(i)) < 0.1
-        train_idx, held_idx = np.flatnonzero(~held), np.flatnonzero(held)
-        feats_t = torch.from_numpy(feats).to(self.device_)
-        y_t = torch.from_numpy(y).to(self.device_)
+        vol_t = torch.tensor(((vol - self.volume_mean_) / self.volume_std_).astype(np.float32), device=self.device_)
+        i, j = train.i, train.j
+        feats_t = torch.tensor(train_feats, device=self.device_)
+        y_t = torch.tensor(train.y, device=self.device_)
+        held_t = (torch.tensor(held_feats, device=self.device_), torch.tensor(held.y, device=self.device_))
         best, best_state, best_epoch, bad = np.inf, None, 0, 0
         self.history_: list[dict[str, float]] = []
-        n_batches = -(-len(train_idx) // self.batch_size)
+        self.stopped_by_ = "epochs"
+        # a small shop's few examples still get _MIN_STEPS optimiser steps an epoch (smaller batches)
+        batch = int(min(self.batch_size, max(64, -(-len(i) // _MIN_STEPS))))
+        n_batches = -(-len(i) // batch)
         with progress.task("training the pair model", total=self.epochs * n_batches) as task:
             for epoch in range(1, self.epochs + 1):
                 net.train()
-                order = train_idx[rng.permutation(len(train_idx))]
+                order = rng.permutation(len(i))
                 total = 0.0
-                for s in range(0, len(order), self.batch_size):
-                    idx = order[s: s + self.batch_size]
+                for s in range(0, len(order), batch):
+                    idx = order[s: s + batch]
                     logit, volume = net(*self._tensors(i[idx]), *self._tensors(j[idx]), feats_t[idx])
                     loss = F.binary_cross_entropy_with_logits(logit, y_t[idx])
                     if self.volume_weight > 0:
@@ -351,34 +382,63 @@ class PairModel(Recommender):
                     opt.step()
                     total += loss.item() * len(idx)
                     task.advance()
-                held_loss = self._held_loss(net, i[held_idx], j[held_idx], feats_t[held_idx], y_t[held_idx])
-                self.history_.append({"epoch": epoch, "train_loss": total / max(len(train_idx), 1),
-                                      "held_out_bce": held_loss})
-                log.info("epoch %d: train loss %.4f, held-out BCE %.4f", epoch, total / len(train_idx), held_loss)
+                held_logits = self._held_logits(net, held.i, held.j, held_t[0])
+                held_loss = float(F.binary_cross_entropy_with_logits(torch.from_numpy(held_logits), held_t[1].cpu()))
+                held_auc = auc(held_logits, held.y)
+                elapsed = time.perf_counter() - t0
+                self.history_.append({"epoch": epoch, "train_loss": total / max(len(i), 1), "held_out_bce": held_loss,
+                                      "held_out_auc": held_auc, "seconds": elapsed})
+                log.info("epoch %d/%d: train loss %.4f, held-out BCE %.4f, AUC %.3f (%.0f s)", epoch, self.epochs,
+                         total / len(i), held_loss, held_auc, elapsed)
                 if held_loss < best - 1e-4:
                     best, best_epoch, bad = held_loss, epoch, 0
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
                 else:
                     bad += 1
                     if bad >= self.patience:
+                        self.stopped_by_ = "held-out loss"
                         break
+                if self.max_seconds is not None and elapsed >= self.max_seconds and epoch < self.epochs:
+                    self.stopped_by_ = "time budget"
+                    log.info("time budget of %.0f s spent after epoch %d", self.max_seconds, epoch)
+                    break
         if best_state is not None:
             net.load_state_dict(best_state)
         net.eval()
         self.net_ = net
         self.best_loss_, self.best_epoch_ = float(best), best_epoch
 
-    def _held_loss(self, net: Any, i: np.ndarray, j: np.ndarray, feats: Any, y: Any) -> float:
+    def _held_logits(self, net: Any, i: np.ndarray, j: np.ndarray, feats: Any) -> np.ndarray:
         import torch
-        from torch.nn import functional as F
 
         net.eval()
-        total = 0.0
+        out = np.empty(len(i), dtype=np.float32)
         with torch.inference_mode():
             for s in range(0, len(i), 8192):
                 logit, _ = net(*self._tensors(i[s: s + 8192]), *self._tensors(j[s: s + 8192]), feats[s: s + 8192])
-                total += float(F.binary_cross_entropy_with_logits(logit, y[s: s + 8192], reduction="sum"))
-        return total / max(len(i), 1)
+                out[s: s + len(logit)] = logit.cpu().numpy()
+        return out
+
+    def _calibrate(self, held: Baskets, rng: np.random.Generator, k: int = 10,
+                   max_events: int = 1000) -> Calibration | None:
+        """Ranking score → P(partner in the basket | product in it), on held-out baskets (see calibration.py)."""
+        sizes = held.sizes()
+        ok = np.flatnonzero(sizes >= 2)
+        if len(ok) == 0:
+            return None
+        bsk = np.sort(rng.choice(ok, size=min(max_events, len(ok)), replace=False))
+        pos = held.indptr[bsk] + rng.integers(0, sizes[bsk])
+        codes = held.indices[pos].astype(np.int64)
+        top, scores = self._rank(codes, k)
+        keys = np.repeat(np.arange(held.n_baskets), sizes).astype(np.int64) * held.n_items + held.indices
+        want = np.repeat(bsk, k).astype(np.int64) * held.n_items + np.maximum(top.ravel(), 0)
+        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        hits = ((keys[at] == want) & (top.ravel() >= 0)).astype(np.float64)
+        valid = np.isfinite(scores.ravel())
+        event = np.repeat(np.arange(len(bsk)), k)
+        cal = calibrate(scores.ravel()[valid], hits[valid], event[valid], k)
+        log.info("calibration on %d held-out events: hit rate %.3f, ECE %.4f", cal.n_events, cal.hit_rate, cal.ece)
+        return cal
 
     # ------------------------------------------------------------------ scoring
     def features(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -411,15 +471,15 @@ class PairModel(Recommender):
                 else:
                     qv = query_vectors[s: s + 16384]
                     allowed = (self.table_.item_weights > 0) & self.has_text_
-                    nb = text_neighbours(self.vectors_, qv, allowed, self.n_neighbours)
+                    nb = text_neighbours(self._vec64(), qv, allowed, self.n_neighbours)
                     feats = text_only_features(self.table_, qv, bj, self.vectors_, nb, self.recent_table_)
                     dev = self.device_
-                    ti = (torch.from_numpy(qv).to(dev), torch.full((len(bj),), float(np.median(self.log_price_)),
+                    ti = (torch.tensor(qv, device=dev), torch.full((len(bj),), float(np.median(self.log_price_)),
                                                                     device=dev),
                           torch.zeros(len(bj), dtype=torch.int64, device=dev))
                 u = self.net_.encode(*ti)
                 v = self.net_.encode(*self._tensors(bj))
-                out[s: s + len(bi)] = self.net_.score(u, v, torch.from_numpy(feats).to(self.device_)).cpu().numpy()
+                out[s: s + len(bi)] = self.net_.score(u, v, torch.tensor(feats, device=self.device_)).cpu().numpy()
         return out
 
     def _candidates(self, codes: np.ndarray, query_vectors: np.ndarray | None = None,
@@ -427,11 +487,11 @@ class PairModel(Recommender):
         n = self.n_candidates
         popular = np.argsort(-self.item_counts_, kind="stable")[:n]
         qv = self.vectors_[codes] if query_vectors is None else query_vectors
-        text, _ = cosine_top_k(qv, self.vectors_, n, allowed=self.has_text_)
+        text, _ = cosine_top_k(np.asarray(qv, np.float64), self._vec64(), n, allowed=self.has_text_)
         cooc = self._partner_codes(codes, n) if query_vectors is None else [np.zeros(0, np.int64)] * len(codes)
         # partners of the nearest texts: where a new product's partners are most likely found
         with_evidence = (self.table_.item_weights > 0) & self.has_text_
-        nb, _ = text_neighbours(self.vectors_, qv, with_evidence, 3, exclude=codes)
+        nb, _ = text_neighbours(self._vec64(), qv, with_evidence, 3, exclude=codes)
         nb_partners = self._partner_codes(nb.ravel(), max(n // 3, 1))
         out = []
         for row, code in enumerate(codes):
@@ -439,6 +499,8 @@ class PairModel(Recommender):
             cand = np.unique(np.concatenate(parts))
             if allowed is not None:
                 cand = cand[allowed[cand]]
+            if code < 0:  # a text query is never its own partner: drop the product whose text it is
+                cand = cand[self.vectors_[cand].astype(np.float64) @ qv[row].astype(np.float64) < _SAME_TEXT]
             out.append(cand[cand != code] if code >= 0 else cand)
         return out
 
@@ -462,12 +524,7 @@ class PairModel(Recommender):
         flat_i = np.repeat(codes, lengths)
         qv = None if query_vectors is None else np.repeat(query_vectors, lengths, axis=0)
         scores = self._logits(flat_i, flat_j, query_vectors=qv)
-        scores = scores + self.popularity_correction * np.log1p(self.item_counts_[flat_j])
-        if self.cooc_weight and query_vectors is None:
-            # the hybrid: lean on the plain co-purchase rate where it exists
-            wi = np.maximum(self.table_.item_weights[flat_i], 1e-12)
-            conf = self.table_.counts(flat_i, flat_j) / wi
-            scores = scores + self.cooc_weight * np.log(conf + 1e-3)
+        scores = scores + sum(self.bonuses(flat_i, flat_j, text_query=query_vectors is not None).values())
         width = int(lengths.max()) if len(lengths) else 0
         mat = np.full((len(codes), max(width, 1)), -np.inf)
         col = np.full((len(codes), max(width, 1)), -1, dtype=np.int64)
@@ -478,6 +535,33 @@ class PairModel(Recommender):
         pos, vals = top_k_rows(mat, k)
         top = np.where(pos >= 0, np.take_along_axis(col, np.maximum(pos, 0), axis=1), -1)
         return top, vals
+
+    def bonuses(self, i: np.ndarray, j: np.ndarray, *, text_query: bool = False) -> dict[str, np.ndarray]:
+        """The terms the ranking score adds to the network's logit, by name (codes ``i → j``).
+
+        ``popularity bonus``: ``popularity_correction * log(1 + sales of j)`` (the logQ correction);
+        ``co-purchase bonus``: ``cooc_weight * log(P(j | i) + 0.001)`` (the hybrid; not for text queries).
+        """
+        out = {"popularity bonus": self.popularity_correction * np.log1p(self.item_counts_[j].astype(np.float64))}
+        if self.cooc_weight and not text_query:
+            # the hybrid: lean on the plain co-purchase rate where it exists
+            wi = np.maximum(self.table_.item_weights[i], 1e-12)
+            out["co-purchase bonus"] = self.cooc_weight * np.log(self.table_.counts(i, j) / wi + 1e-3)
+        return out
+
+    def ranking_scores(self, product_ids: Any, partner_ids: Any) -> np.ndarray:
+        """The score ``recommend`` ranks by: the network's logit plus :meth:`bonuses` (not a probability;
+        :meth:`probability` maps it to one when the model was calibrated)."""
+        self._check_fitted()
+        i = self._codes([str(p) for p in np.atleast_1d(product_ids)])
+        j = self._codes([str(p) for p in np.atleast_1d(partner_ids)])
+        return self._logits(i, j) + sum(self.bonuses(i, j).values())
+
+    def probability(self, scores: Any) -> np.ndarray | None:
+        """P(partner in the basket | product in it) for ranking scores, from the held-out calibration;
+        None when the model has none (a checkpoint from before calibration)."""
+        cal = getattr(self, "calibration_", None)
+        return None if cal is None else cal.probability(scores)
 
     def recommend_text(self, texts: list[str], k: int = 10, *, encoder: Any) -> tuple[np.ndarray, np.ndarray]:
         """Partners of products that exist only as text (cold start from a title alone).
@@ -502,36 +586,6 @@ def _torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _top_partners(stats: CoPurchaseStats, codes: np.ndarray, k: int) -> np.ndarray:
-    """Codes of each product's top-``k`` partners by P(partner | product); -1 pads."""
-    top, _ = stats.with_metric("confidence", min_count=1)._rank(np.asarray(codes, dtype=np.int64), k, None)
-    return top
-
-
-def check_order_times(baskets: Baskets) -> None:
-    """The pair model learns time order (older baskets' evidence → the newest baskets' co-purchases, plus a
-    recent view with a 30-day half-life), so every basket needs its order time; baskets without any
-    timestamps (``timestamps=None``, e.g. from a basket file) are taken in file order."""
-    if baskets.timestamps is None:
-        return
-    missing = int(np.isnat(np.asarray(baskets.timestamps, dtype="datetime64[us]")).sum())
-    if missing:
-        raise ConfigError(
-            f"training needs the order time of every basket, and {missing:,} of the {baskets.n_baskets:,} baskets "
-            "have none: their orders were loaded without an ordered_at value. The pair model learns from time "
-            "order (older baskets predict the newest ones), so load the orders with their timestamp column into "
-            "a new warehouse (bundlewise --db NEW.duckdb ingest orders FILE, with --map ordered_at=COLUMN when the "
-            "column has another name); 'bundlewise mine' and 'bundlewise rules' work without timestamps")
-
-
-def _split_in_time(b: Baskets, label_share: float) -> tuple[Baskets, Baskets]:
-    order = np.argsort(b.timestamps, kind="stable") if b.timestamps is not None else np.arange(b.n_baskets)
-    cut = int(round(len(order) * (1 - label_share)))
-    ev_mask = np.zeros(b.n_baskets, dtype=bool)
-    ev_mask[order[:cut]] = True
-    return b.select(ev_mask), b.select(~ev_mask)
 
 
 def _last_time(b: Baskets) -> Any:

@@ -9,6 +9,7 @@ routes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -52,6 +53,8 @@ class Service:
         self.opener: Opener = opener or default_opener
         self.artefacts: Artefacts | None = None
         self.writer: EventWriter | None = None
+        self.offers: Any = None  # the OfferLearner (with the events writer: decisions must be logged)
+        self._learning: asyncio.Task[None] | None = None
         self._wh: Any = None
         self._encoders: dict[str, Any] = {}
         self._encoder_lock = asyncio.Lock()
@@ -66,10 +69,28 @@ class Service:
             self.artefacts = await asyncio.to_thread(_load_with, self._wh.con.cursor(), s, 1)
             self.writer = EventWriter(self._wh.con, f"http://{s.host}:{s.port}/v1/events", s.queue_size,
                                       s.writer_batch)
+            await self._start_offers()
             self.writer.start()
         else:
             self.artefacts = await asyncio.to_thread(self._load_read_only, 1)
         _freeze_heap()
+
+    async def _start_offers(self) -> None:
+        """The offer learner, its state replayed from the warehouse, fed by the writer, learning every interval."""
+        from bundlewise.serve.offers_learn import OfferLearner, learn_forever
+
+        learner = OfferLearner(self.settings)
+        cursor = self._wh.con.cursor()
+        try:
+            await asyncio.to_thread(learner.restore, cursor)
+        finally:
+            cursor.close()
+        await asyncio.to_thread(learner.catalog_for, self.current())  # the rules' pass: not on a first request
+        assert self.writer is not None
+        self.writer.listeners.append(lambda rows: learner.on_events(rows, self.artefacts))
+        self.offers = learner
+        self._learning = asyncio.get_running_loop().create_task(
+            learn_forever(learner, self.settings.offers_learn_interval_s), name="bundlewise-offers-learner")
 
     def _load_read_only(self, version: int) -> Artefacts:
         # opened only while loading, so 'bundlewise mine' can update the file between reloads
@@ -77,6 +98,10 @@ class Service:
             return load_artefacts(wh.con, self.settings, version)
 
     async def stop(self) -> None:
+        if self._learning is not None:
+            self._learning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._learning
         if self.writer is not None:
             await self.writer.stop()
         if self._wh is not None:
@@ -92,6 +117,8 @@ class Service:
                 new = await asyncio.to_thread(_load_with, cursor, self.settings, current.version + 1)
             else:
                 new = await asyncio.to_thread(self._load_read_only, current.version + 1)
+            if self.offers is not None:
+                await asyncio.to_thread(self.offers.catalog_for, new)  # the offers of a new plan, before the swap
             self.artefacts = new
             del current
             gc.unfreeze()  # the previous version becomes collectable (cycles included), then freeze the new one
@@ -281,6 +308,7 @@ def create_app(settings: ServeSettings | None = None, opener: Opener | None = No
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(routes.service_router(service))
     app.include_router(routes.api_router(service))
+    app.include_router(routes.offers_router(service))
     app.include_router(routes.admin_router(service))
     app.include_router(dashboard.router(service))
     return app

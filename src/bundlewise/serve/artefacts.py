@@ -41,6 +41,7 @@ class Product:
     cost: float | None
     is_product: bool
     n_orders: int
+    stock: float | None = None  # None: unknown (the offers' stock rule lets it pass)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def _products(con: Any) -> dict[str, Product]:
     out = {}
     for r in cat.itertuples(index=False):
         out[str(r.product_id)] = Product(str(r.product_id), r.title, r.category_path, r.brand, _num(r.price),
-                                         _num(r.cost), bool(flags.get(r.product_id, True)), int(r.n_orders))
+                                         _num(r.cost), bool(flags.get(r.product_id, True)), int(r.n_orders),
+                                         _num(r.stock))
     return out
 
 

@@ -48,6 +48,16 @@ def plan_rows(art: Any) -> str:
     return "\n".join(rows) or '<tr><td colspan=8 class="empty">no bundle plan loaded (serve --plan plan.json)</td></tr>'
 
 
+def offers_panel(service: Any) -> str:
+    """The learning offers (filled from /v1/offers/stats by the script); absent on a read-only server."""
+    if getattr(service, "offers", None) is None:
+        return ""
+    s = service.settings
+    return (f'<section id="offers"><h2>Offers that learn</h2>'
+            f'<p class="hint">Policy <b>{escape(s.offers_policy)}</b>, reward window {s.reward_window_s:g} s; '
+            f'<span id="offers-summary"></span></p><div id="offers-table"></div></section>')
+
+
 def page(service: Any) -> str:
     art = service.current()
     s = service.settings
@@ -80,6 +90,7 @@ artefacts v{art.version} ({escape(art.loaded_at)})</span> {key_box}
 <form id="text-form"><textarea id="text" rows="2" maxlength="2000" placeholder="title and description"></textarea>
 <button type="submit">Find partners</button></form>
 <div id="text-result"></div></section>
+{offers_panel(service)}
 <section id="events"><h2>Events and offers over time</h2>
 <div id="events-plot"></div><p id="events-total" class="hint"></p></section>
 </main>

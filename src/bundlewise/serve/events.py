@@ -8,6 +8,10 @@ a full queue is refused at once (503 with Retry-After), never dropped silently. 
 the queue first, so SIGTERM (uvicorn's graceful shutdown) loses nothing either.
 
 An event id already stored, or repeated within the batch, is a no-op and is reported back.
+
+Offer decisions (``POST /v1/offers/select``) go through the same queue and the same transactions
+(table ``offer_decisions``), so an offer is answered only once its decision, with its propensity,
+is committed. Listeners (the offer learner) hear of every newly stored event after its commit.
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ import pyarrow as pa
 log = logging.getLogger(__name__)
 
 COLUMNS = ("event_id", "ts", "event_type", "session_id", "customer_id", "product_id", "offer_id", "bundle_id",
-           "value", "properties")
+           "value", "properties", "decision_id")
+DECISION_COLUMNS = ("decision_id", "ts", "placement", "session_id", "customer_id", "context", "offer_id",
+                    "offer_kind", "bundle_id", "product_id", "discount", "propensity", "eligible", "probabilities",
+                    "policy", "policy_version", "slot", "expected_margin")
+
 
 
 class QueueFullError(Exception):
@@ -51,6 +59,7 @@ class WriteResult:
 class _Job:
     rows: list[dict[str, Any]]
     future: asyncio.Future[WriteResult]
+    kind: str = "events"  # or "decisions"
 
 
 @dataclass
@@ -60,6 +69,7 @@ class WriterStats:
     duplicates: int = 0
     refused_full: int = 0
     failed_batches: int = 0
+    decisions: int = 0
     last_commit: str | None = None
     last_batch_ms: float | None = None
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (day, event_type) -> events stored
@@ -91,6 +101,9 @@ class EventWriter:
         self._ingest_id: int | None = None
         self._stopping = False
         self._ingest_row_new = False  # the run's ingest_log row is part of the open transaction
+        self._last_stored: list[dict[str, Any]] = []
+        # called on the event loop after each commit with the events it stored (the offer learner)
+        self.listeners: list[Any] = []
         self._load_counts()
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -117,8 +130,8 @@ class EventWriter:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     # -- submitting --------------------------------------------------------------------------------
-    def submit(self, rows: list[dict[str, Any]]) -> asyncio.Future[WriteResult]:
-        """Queue one request's events; the future resolves once they are committed.
+    def submit(self, rows: list[dict[str, Any]], kind: str = "events") -> asyncio.Future[WriteResult]:
+        """Queue one request's events (or offer decisions: ``kind="decisions"``); resolves once committed.
 
         Raises
         ------
@@ -131,7 +144,7 @@ class EventWriter:
             raise WriterStoppedError("the server is shutting down; send the events again to the next one")
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         try:
-            self.queue.put_nowait(_Job(rows, future))
+            self.queue.put_nowait(_Job(rows, future, kind))
         except asyncio.QueueFull:
             self.stats.refused_full += 1
             raise QueueFullError(f"{self.queue.maxsize} event requests are waiting for the writer") from None
@@ -148,7 +161,8 @@ class EventWriter:
                 jobs.append(job)
                 n += len(job.rows)
             try:
-                results = await loop.run_in_executor(self._executor, self._write, [j.rows for j in jobs])
+                results = await loop.run_in_executor(self._executor, self._write, [j.rows for j in jobs],
+                                                     [j.kind for j in jobs])
             except Exception as exc:  # nothing of the batch was written (one transaction): say so to each
                 self.stats.failed_batches += 1
                 log.exception("event batch of %d events failed; rolled back", n)
@@ -157,20 +171,30 @@ class EventWriter:
                         j.future.set_exception(WriterStoppedError(f"the events could not be stored ({exc}); "
                                                                   "nothing of this request was written"))
             else:
+                stored = self._last_stored
                 for j, r in zip(jobs, results, strict=True):
                     if not j.future.done():  # a client that went away: its events are stored all the same
                         j.future.set_result(r)
+                for listener in self.listeners if stored else ():
+                    try:
+                        listener(stored)
+                    except Exception:  # a listener's bug must not stop the writer
+                        log.exception("event listener %r failed", listener)
             finally:
                 for _ in jobs:
                     self.queue.task_done()
 
-    def _write(self, batches: list[list[dict[str, Any]]]) -> list[WriteResult]:
+    def _write(self, batches: list[list[dict[str, Any]]], kinds: list[str] | None = None) -> list[WriteResult]:
         """One transaction for several requests; first occurrence of an id wins."""
         t0 = time.perf_counter()
+        kinds = kinds or ["events"] * len(batches)
+        decisions = [r for rows, k in zip(batches, kinds, strict=True) if k == "decisions" for r in rows]
         seen: set[str] = set()
         fresh: list[dict[str, Any]] = []
         owner: list[int] = []
         for b, rows in enumerate(batches):
+            if kinds[b] != "events":
+                continue
             for r in rows:
                 if r["event_id"] not in seen:
                     seen.add(r["event_id"])
@@ -185,23 +209,30 @@ class EventWriter:
             "value": pa.array([r.get("value") for r in fresh], pa.float64()),
             "properties": pa.array([None if not r.get("properties") else json.dumps(r["properties"], sort_keys=True)
                                     for r in fresh], pa.string()),
+            "decision_id": pa.array([r.get("decision_id") for r in fresh], pa.string()),
         })
         con.execute("BEGIN TRANSACTION")
+        stored: set[str] = set()
         try:
-            con.register("_bw_http_events", table)
-            stored = {row[0] for row in con.execute(
-                "SELECT e.event_id FROM events e JOIN _bw_http_events n USING (event_id)").fetchall()}
-            ingest_id = self._ingest_row(con)
-            n_new = len(fresh) - len(stored)
-            if n_new:
-                con.execute(f"""
-                    INSERT INTO events SELECT event_id, ts, event_type, session_id, customer_id, product_id,
-                        offer_id, bundle_id, value, CAST(properties AS JSON), {ingest_id}
-                    FROM _bw_http_events WHERE event_id NOT IN (SELECT event_id FROM events)""")
-            total = sum(len(rows) for rows in batches)
-            con.execute("""UPDATE ingest_log SET rows_read = rows_read + ?, rows_accepted = rows_accepted + ?,
-                               rows_duplicate = rows_duplicate + ?, finished_at = current_timestamp::TIMESTAMP
-                           WHERE ingest_id = ?""", [total, n_new, total - n_new, ingest_id])
+            if decisions:
+                self._insert_decisions(con, decisions)
+            if fresh:
+                con.register("_bw_http_events", table)
+                stored = {row[0] for row in con.execute(
+                    "SELECT e.event_id FROM events e JOIN _bw_http_events n USING (event_id)").fetchall()}
+                ingest_id = self._ingest_row(con)
+                n_new = len(fresh) - len(stored)
+                if n_new:
+                    con.execute(f"""
+                        INSERT INTO events (event_id, ts, event_type, session_id, customer_id, product_id, offer_id,
+                                            bundle_id, value, properties, ingest_id, decision_id)
+                        SELECT event_id, ts, event_type, session_id, customer_id, product_id, offer_id, bundle_id,
+                            value, CAST(properties AS JSON), {ingest_id}, decision_id
+                        FROM _bw_http_events WHERE event_id NOT IN (SELECT event_id FROM events)""")
+                total = sum(len(rows) for rows, k in zip(batches, kinds, strict=True) if k == "events")
+                con.execute("""UPDATE ingest_log SET rows_read = rows_read + ?, rows_accepted = rows_accepted + ?,
+                                   rows_duplicate = rows_duplicate + ?, finished_at = current_timestamp::TIMESTAMP
+                               WHERE ingest_id = ?""", [total, n_new, total - n_new, ingest_id])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -209,12 +240,17 @@ class EventWriter:
                 self._ingest_id = None  # its row was rolled back with the batch
             raise
         finally:
-            con.unregister("_bw_http_events")
+            if fresh:
+                con.unregister("_bw_http_events")
         self._ingest_row_new = False
         inserted_ids = {r["event_id"] for r in fresh} - stored
         first_owner = dict(zip((r["event_id"] for r in fresh), owner, strict=True))
+        self._last_stored = [r for r in fresh if r["event_id"] in inserted_ids]
         results = []
         for b, rows in enumerate(batches):
+            if kinds[b] != "events":
+                results.append(WriteResult(len(rows), len(rows), []))
+                continue
             # an id counts once as inserted (in the request that brought it first); every repeat is a duplicate
             ins, dup_list, counted = 0, [], set()
             for r in rows:
@@ -227,6 +263,7 @@ class EventWriter:
             results.append(WriteResult(len(rows), ins, dup_list))
         st = self.stats
         st.batches += 1
+        st.decisions += len(decisions)
         st.inserted += len(inserted_ids)
         st.duplicates += sum(len(r.duplicates) for r in results)
         for r in fresh:
@@ -236,6 +273,19 @@ class EventWriter:
         st.last_batch_ms = (time.perf_counter() - t0) * 1000
         return results
 
+
+    def _insert_decisions(self, con: Any, rows: list[dict[str, Any]]) -> None:
+        """Offer decisions, propensities checked once more here: the table is what OPE trusts."""
+        for r in rows:
+            p = r.get("propensity")
+            if not isinstance(p, float) or not 0.0 < p <= 1.0:
+                raise ValueError(f"decision {r.get('decision_id')!r} has propensity {p!r}; allowed 0 < p <= 1")
+        # one parameterised INSERT: for the few rows of a batch it costs a fraction of registering an Arrow table
+        json_cols = ("context", "eligible", "probabilities")
+        params = [json.dumps(r.get(c)) if c in json_cols else r.get(c) for r in rows for c in DECISION_COLUMNS]
+        one = "(" + ", ".join("CAST(? AS JSON)" if c in json_cols else "?" for c in DECISION_COLUMNS) + ")"
+        con.execute(f"INSERT INTO offer_decisions ({', '.join(DECISION_COLUMNS)}) VALUES "
+                    + ", ".join([one] * len(rows)), params)
 
     def _ingest_row(self, con: Any) -> int:
         """The ingest_log row of this server run, created with its first batch (inside its transaction)."""

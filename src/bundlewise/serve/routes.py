@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
@@ -21,6 +22,9 @@ from bundlewise.serve.schemas import (
     EventBatchIn,
     EventsBody,
     EventsOut,
+    OffersIn,
+    OffersOut,
+    OfferStatsOut,
     ProductOut,
     ProductsOut,
     ReadyOut,
@@ -28,6 +32,7 @@ from bundlewise.serve.schemas import (
     TextComplementsIn,
 )
 
+log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorOut} for c in (401, 404, 409, 413, 422, 503)}
 ProductId = Annotated[str, Path(min_length=1, max_length=200, description="A product id of the warehouse")]
 
@@ -146,7 +151,8 @@ def api_router(service: Any) -> APIRouter:
             st = w.stats
             writer.update({"queued": w.queue.qsize(), "queue_size": w.queue.maxsize, "batches": st.batches,
                            "inserted": st.inserted, "duplicates": st.duplicates, "refused_full": st.refused_full,
-                           "failed_batches": st.failed_batches, "last_commit": st.last_commit,
+                           "failed_batches": st.failed_batches, "decisions": st.decisions,
+                           "last_commit": st.last_commit,
                            "last_batch_ms": st.last_batch_ms})
         return {"artefacts_version": art.version, "products": len(art.products),
                 "real_products": sum(p.is_product for p in art.products.values()),
@@ -176,10 +182,10 @@ def api_router(service: Any) -> APIRouter:
                                      "holds the warehouse for writing")
         rows = []
         for e in items:
-            row = e.model_dump(exclude={"decision_id", "properties"})
+            row = e.model_dump(exclude={"properties"})  # decision_id: its column (schema v5)
             props = dict(e.properties or {})
             if e.decision_id is not None:
-                props["decision_id"] = e.decision_id  # no column of its own: kept in properties
+                props["decision_id"] = e.decision_id  # and in properties, as before v5
             row["properties"] = props or None
             rows.append(row)
         try:
@@ -193,6 +199,74 @@ def api_router(service: Any) -> APIRouter:
                 "durable": True}
 
     return r
+
+
+def offers_router(service: Any) -> APIRouter:
+    """``POST /v1/offers/select`` and ``GET /v1/offers/stats``.
+
+    Auth: like the other reads (open unless ``keyed_reads``). A shop calls select from its pages,
+    where no secret can live; what it writes is bounded by the validated context (one decision row
+    per slot, server-made ids and propensities). The click and purchase events that teach the policy
+    go through ``POST /v1/events``, which needs the key: an anonymous caller can add impressions but
+    cannot fake rewards.
+    """
+    s = service.settings
+
+    async def reads(request: Request) -> None:
+        if s.keyed_reads:
+            from bundlewise.serve.auth import check_key
+
+            check_key(request, s)
+
+    r = APIRouter(prefix="/v1/offers", responses=ERRORS, dependencies=[Depends(reads)], tags=["offers"])
+
+    def learner() -> Any:
+        if service.offers is None:
+            raise HTTPException(503, "offers need the events writer (their decisions are logged): this server is "
+                                     "read-only (--no-events); ask the server that holds the warehouse for writing")
+        return service.offers
+
+    @r.post("/select", response_model=OffersOut, summary="The offers to show, each with its decision id and the "
+                                                          "exact propensity of the choice (logged before the answer)")
+    async def select(body: OffersIn) -> dict[str, Any]:
+        art = service.current()
+        ctx = body.context
+        if len(ctx.items) > s.max_items:
+            raise _problem(("body", "context", "items"), f"{len(ctx.items)} items; at most {s.max_items} per request")
+        lrn = learner()
+        context = ctx.model_dump(mode="json", exclude_none=True)
+        if not context.get("items"):
+            context.pop("items", None)
+        answers, rows = lrn.decide(art, context, body.k)
+        try:
+            written = service.writer.submit(rows, "decisions")
+            if s.offers_durable:
+                await written
+            else:  # answered once queued (see ServeSettings.offers_durable); a failed batch is logged
+                written.add_done_callback(lambda f: _lost(f, lrn, rows))
+        except QueueFullError as exc:
+            lrn.forget(rows)
+            raise HTTPException(503, f"{exc}; retry after a second", headers={"Retry-After": "1"}) from None
+        except WriterStoppedError as exc:
+            lrn.forget(rows)
+            raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from None
+        unknown = [p for p in (*ctx.items, *([ctx.product_id] if ctx.product_id else [])) if p not in art.products]
+        first = rows[0]["eligible"] if rows else []
+        return {"offers": answers, "eligible": len(first), "unknown_items": list(dict.fromkeys(unknown)),
+                "durable": s.offers_durable, "artefacts_version": art.version}
+
+    @r.get("/stats", response_model=OfferStatsOut, summary="Per offer: impressions, clicks, purchases, CTR, "
+                                                           "conversion, margin per impression, shares")
+    async def stats() -> dict[str, Any]:
+        return learner().stats_out()
+
+    return r
+
+
+def _lost(future: Any, learner: Any, rows: list[dict[str, Any]]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        learner.forget(rows)  # never stored: the policy must not learn from them either
+        log.error("offers: %d decision(s) answered but not stored: %s", len(rows), future.exception())
 
 
 def _with_price(art: Any, d: dict[str, Any]) -> dict[str, Any]:

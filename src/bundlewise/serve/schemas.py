@@ -181,7 +181,9 @@ class EventIn(_In):
     offer_id: ID | None = None
     bundle_id: ID | None = None
     value: float | None = Field(None, allow_inf_nan=False, ge=-1e12, le=1e12)
-    decision_id: ID | None = Field(None, description="The offer decision this event follows (kept in properties)")
+    decision_id: ID | None = Field(None, description="The offer decision this event follows (POST "
+                                                     "/v1/offers/select's decision_id): column events.decision_id, "
+                                                     "also kept in properties")
     properties: dict[str, str | int | float | bool | None] | None = Field(
         None, max_length=50, description="Anything else, stored as JSON")
 
@@ -234,3 +236,87 @@ class StatsOut(BaseModel):
     events_by_type: dict[str, int]
     events_by_day: list[dict[str, Any]] = Field(description="[{day, event_type, n}] in day order")
     writer: dict[str, Any]
+
+
+# -- offers ------------------------------------------------------------------------------------------------
+
+Placement = Literal["product_page", "cart", "home", "email", "ad_slot"]
+
+
+class OfferContextIn(_In):
+    placement: Placement = Field(description="Where the offer shows")
+    items: list[ID] = Field(default_factory=list, max_length=1000, description="Product ids in the cart")
+    product_id: ID | None = Field(None, description="The product of a product page")
+    segment: Annotated[str, Field(min_length=1, max_length=50)] | None = Field(
+        None, description="The shopper's segment (the policies learn per placement x segment)")
+    ts: datetime | None = Field(None, description="The shop's time of the impression (kept in the context; the "
+                                                  "decision's time is the server's clock)")
+    session_id: ID | None = Field(None, description="Purchases of this session without a decision_id are "
+                                                    "credited to its latest decision")
+    customer_id: ID | None = None
+
+
+class OffersIn(_In):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "context": {"placement": "cart", "items": ["tent"], "segment": "regular", "session_id": "s-17"}, "k": 1}]})
+
+    context: OfferContextIn
+    k: int = Field(1, ge=1, le=10, description="Offers wanted; chosen without replacement, each slot's "
+                                                 "propensity given the earlier slots")
+
+
+class OfferChoiceOut(BaseModel):
+    decision_id: str = Field(description="Send it with the click / purchase events that follow")
+    slot: int
+    offer_id: str = Field(description="bundle:<bundle_id>@<discount>, complement:<product_id> or none")
+    kind: str = Field(description="bundle | complement | none (show nothing)")
+    bundle_id: str | None
+    product_id: str | None
+    products: list[str]
+    titles: list[str]
+    discount: float | None
+    regular_price: float | None
+    price: float | None
+    propensity: float = Field(description="Exact probability with which the policy chose this offer (0, 1]")
+    policy: str
+    policy_version: str
+    expected_margin: float | None = Field(description="The policy's current mean margin per impression")
+    explanation: str
+
+
+class OffersOut(BaseModel):
+    offers: list[OfferChoiceOut]
+    eligible: int = Field(description="Offers the first slot chose among")
+    unknown_items: list[str]
+    durable: bool = Field(description="True: answered after the decisions were committed; false (offers_durable "
+                                      "off): answered once queued to the single writer, first in first out")
+    artefacts_version: int
+
+
+class OfferStatsRow(BaseModel):
+    offer_id: str
+    kind: str
+    impressions: int
+    clicks: int
+    purchases: int
+    ctr: float | None
+    conversion: float | None
+    closed: int = Field(description="Decisions whose reward window has closed (learned)")
+    margin_per_impression: float | None
+    margin_low: float | None = Field(description="95 % normal interval of the mean margin")
+    margin_high: float | None
+    arm_share: float | None
+    exploration_share: float | None = Field(description="Share of its impressions that were not the policy's "
+                                                        "most probable offer")
+
+
+class OfferStatsOut(BaseModel):
+    policy: str
+    policy_version: str
+    updates: int
+    decisions: int
+    pending: int
+    restored: int
+    reward_window_s: float
+    exploration_share: float | None
+    offers: list[OfferStatsRow]

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from bundlewise.config import _ConfigBase
@@ -34,6 +36,8 @@ ENV_PREFIX = "BUNDLEWISE_SERVE_"
 # settings whose variables keep the project-wide names
 ENV_NAMES = {"db": "BUNDLEWISE_DB", "api_key": "BUNDLEWISE_API_KEY"}
 SETTINGS_ENV = "BUNDLEWISE_SERVE_SETTINGS"  # JSON of every setting: how --workers N hands them to each worker
+OFFER_POLICIES = ("epsilon-greedy", "softmax", "thompson", "linear-thompson")
+PLACEMENTS = ("product_page", "cart", "home", "email", "ad_slot")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,35 @@ class ServeSettings(_ConfigBase):
         Origins allowed to call from a browser (default none: CORS closed).
     access_log : bool
         One JSON line per request on the ``bundlewise.serve.access`` logger.
+    offers_policy : str
+        The policy of ``POST /v1/offers/select``: ``epsilon-greedy``, ``softmax``, ``thompson`` or
+        ``linear-thompson`` (:mod:`bundlewise.offers`).
+    offers_epsilon, offers_temperature : float
+        ε of epsilon-greedy (0, 1]; temperature of softmax (> 0).
+    offers_exploration_cap : float
+        At most this probability of not showing the best-known offer, every placement.
+    offers_placement_caps : tuple of str
+        Per-placement caps as ``placement=cap`` (``email=0.05``); they override the one above.
+    offers_discounts : tuple of float
+        Discount levels each plan bundle is also offered at (besides the plan's own), within the
+        rules' ``max_discount`` and margin floor; default only the plan's discount.
+    offers_rules : str, optional
+        A business-rules file (TOML/JSON, :class:`bundlewise.bundles.BundleRules`): stock, margin
+        floor, never-together pairs, excluded products, max discount, applied to every offer.
+    offers_complements : int
+        Complement offers eligible per request at most (best expected margin first).
+    reward_window_s : float
+        Seconds after a decision in which a purchase counts as its reward (default 600).
+    offers_learn_interval_s : float
+        How often the learner feeds closed decisions (window over) to the policy.
+    offers_seed : int
+        Seed of the policy's random draws.
+    offers_durable : bool
+        True (default): ``/v1/offers/select`` answers once its decisions are committed (one WAL
+        fsync per writer batch). False: it answers once they are queued to the single writer; the
+        queue is first-in first-out, so an event that names a decision (sent after the answer) is
+        always committed in the same or a later transaction, and a graceful stop drains the queue;
+        only a crash (kill -9, power) can lose the decisions of the last batch (milliseconds).
     """
 
     _name: ClassVar[str] = "serve setting"
@@ -93,6 +126,18 @@ class ServeSettings(_ConfigBase):
     writer_batch: int = 20_000
     cors_origins: tuple[str, ...] = ()
     access_log: bool = True
+    offers_policy: str = "epsilon-greedy"
+    offers_epsilon: float = 0.1
+    offers_temperature: float = 0.5
+    offers_exploration_cap: float = 1.0
+    offers_placement_caps: tuple[str, ...] = ()
+    offers_discounts: tuple[float, ...] = ()
+    offers_rules: str | None = None
+    offers_complements: int = 3
+    reward_window_s: float = 600.0
+    offers_learn_interval_s: float = 1.0
+    offers_seed: int = 0
+    offers_durable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -111,6 +156,45 @@ class ServeSettings(_ConfigBase):
                               "(python -c 'import secrets; print(secrets.token_urlsafe(24))')")
         if not isinstance(self.cors_origins, tuple):
             object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        self._check_offers()
+
+    def _check_offers(self) -> None:
+        if self.offers_policy not in OFFER_POLICIES:
+            raise ConfigError(f"offers_policy is {self.offers_policy!r}; allowed policies are "
+                              f"{allowed(OFFER_POLICIES)}")
+        for name, low, high, low_open in (("offers_epsilon", 0.0, 1.0, True), ("offers_temperature", 0.0, 1e9, True),
+                                          ("offers_exploration_cap", 0.0, 1.0, False),
+                                          ("reward_window_s", 0.0, 1e9, False),
+                                          ("offers_learn_interval_s", 0.0, 3600.0, True)):
+            object.__setattr__(self, name, _number(name, getattr(self, name), low, high, low_open))
+        if not isinstance(self.offers_complements, int) or isinstance(self.offers_complements, bool) \
+                or not 0 <= self.offers_complements <= 50:
+            raise ConfigError(f"offers_complements is {self.offers_complements!r}; it must be an integer in 0..50")
+        if not isinstance(self.offers_seed, int) or isinstance(self.offers_seed, bool):
+            raise ConfigError(f"offers_seed is {self.offers_seed!r}; it must be an integer")
+        levels = tuple(_number("offers_discounts", d, 0.0, 1.0, True) for d in self.offers_discounts)
+        if any(d >= 1.0 for d in levels):
+            raise ConfigError(f"offers_discounts is {self.offers_discounts!r}; each level must be in (0, 1)")
+        object.__setattr__(self, "offers_discounts", tuple(sorted(set(levels))))
+        caps = tuple(str(c).strip() for c in self.offers_placement_caps)
+        for c in caps:
+            where, _, value = c.partition("=")
+            if where.strip() not in PLACEMENTS or not value:
+                raise ConfigError(f"offers_placement_caps has {c!r}; write placement=cap with placement one of "
+                                  f"{allowed(PLACEMENTS)} (email=0.05)")
+            _number(f"offers_placement_caps[{where.strip()}]", value, 0.0, 1.0, False)
+        object.__setattr__(self, "offers_placement_caps", caps)
+        if self.offers_rules is not None and not Path(self.offers_rules).is_file():
+            raise ConfigError(f"offers_rules {self.offers_rules!r} does not exist; pass a business-rules .toml or "
+                              ".json file (see bundlewise.bundles.BundleRules) or leave it out")
+
+    def exploration_caps(self) -> dict[str, float]:
+        """The cap per placement ("*" = every other), as the offer policies take it."""
+        out = {"*": self.offers_exploration_cap}
+        for c in self.offers_placement_caps:
+            where, _, value = c.partition("=")
+            out[where.strip()] = float(value)
+        return out
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Self:
@@ -136,12 +220,28 @@ class ServeSettings(_ConfigBase):
     @classmethod
     def from_json(cls, text: str) -> Self:
         data = json.loads(text)
-        data["cors_origins"] = tuple(data.get("cors_origins", ()))
+        for name in ("cors_origins", "offers_placement_caps", "offers_discounts"):
+            if name in data:
+                data[name] = tuple(data[name])
         return cls.from_dict(data)
+
+
+def _number(name: str, value: Any, low: float, high: float, low_open: bool) -> float:
+    """A finite float in the range (``low`` excluded when ``low_open``), or a ConfigError naming the setting."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(value, bool) or not math.isfinite(v) or not ((v > low if low_open else v >= low) and v <= high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ConfigError(f"{name} is {value!r}; it must be a number in {interval}")
+    return v
 
 
 def _parse(name: str, var: str, raw: str, hint: Any) -> Any:
     """One environment string as the field's type; a wrong value names the variable."""
+    if typing.get_origin(hint) is tuple:
+        return tuple(x.strip() for x in raw.split(",") if x.strip())
     args = set(typing.get_args(hint)) - {type(None)}
     base = next(iter(args)) if args else hint
     if base is bool:
@@ -155,6 +255,9 @@ def _parse(name: str, var: str, raw: str, hint: Any) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{var} is {raw!r}; {name} must be an integer") from None
-    if typing.get_origin(hint) is tuple:
-        return tuple(x.strip() for x in raw.split(",") if x.strip())
+    if base is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{var} is {raw!r}; {name} must be a number") from None
     return raw

@@ -25,14 +25,16 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
 from bundlewise.config import IngestConfig
 from bundlewise.errors import SourceFileError
 from bundlewise.progress import ProgressTask
+
+if TYPE_CHECKING:  # pyarrow is imported where batches are made: mining a basket file never loads it
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,9 @@ class StructuralProblem:
     reason: str
 
 
-def inspect_source(path: str | Path, cfg: IngestConfig) -> SourceInfo:
-    """Check that ``path`` is a readable, non-empty file; detect format and compression; hash it."""
+def inspect_source(path: str | Path, cfg: IngestConfig, *, digest: bool = True) -> SourceInfo:
+    """Check that ``path`` is a readable, non-empty file; detect format and compression; hash it (the ingest log
+    keys files by it; ``digest=False``: ``sha256`` is ``""``, for a reader that stores nothing)."""
     p = Path(path)
     if not p.exists():
         raise SourceFileError(f"file {str(p)!r} does not exist; check the path")
@@ -90,17 +93,17 @@ def inspect_source(path: str | Path, cfg: IngestConfig) -> SourceInfo:
     size = p.stat().st_size
     if size == 0:
         raise SourceFileError(f"file {p.name!r} is empty (0 bytes); nothing to ingest")
-    digest = hashlib.sha256()
+    sha = hashlib.sha256()
     with p.open("rb") as fh:
         head = fh.read(4)
         fh.seek(0)
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+        for chunk in iter(lambda: fh.read(1 << 20), b"") if digest else ():
+            sha.update(chunk)
     compressed = head[:2] == GZIP_MAGIC
     fmt = cfg.file_format
     if fmt == "auto":
         fmt = _format_from_name(p, head)
-    return SourceInfo(p, p.name, fmt, compressed, size, digest.hexdigest())
+    return SourceInfo(p, p.name, fmt, compressed, size, sha.hexdigest() if digest else "")
 
 
 def _format_from_name(p: Path, head: bytes) -> str:
@@ -202,6 +205,8 @@ class TableReader:
         return [f"c{i}" for i in range(1, len(self.columns) + 1)]
 
     def schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([*(pa.field(c, self.types[c]) for c in self.columns), pa.field(REC, pa.int64())])
 
     def stream(self, task: ProgressTask) -> pa.RecordBatchReader:
@@ -210,6 +215,8 @@ class TableReader:
         An exception raised while streaming is kept in :attr:`failure` (DuckDB wraps
         errors raised inside a scan, so the caller re-raises the original).
         """
+        import pyarrow as pa
+
         schema = self.schema()
 
         def gen() -> Iterator[pa.RecordBatch]:
@@ -224,6 +231,8 @@ class TableReader:
         return pa.RecordBatchReader.from_batches(schema, gen())
 
     def _with_rec(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+        import pyarrow as pa
+
         recs = pa.array(np.arange(self.n_records, self.n_records + batch.num_rows, dtype=np.int64))
         self.n_records += batch.num_rows
         # By position: a file may hold several unnamed columns (all called "" by Arrow).

@@ -1,9 +1,8 @@
-"""Delimited text (CSV/TSV, Excel-style quoting, any encoding) and basket files (one basket per line)."""
+"""Delimited text (CSV/TSV, Excel-style quoting, any encoding); basket files are :mod:`.basketfile`'s."""
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import sys
@@ -16,7 +15,6 @@ import pyarrow.csv as pacsv
 from bundlewise.config import IngestConfig
 from bundlewise.errors import SourceFileError
 from bundlewise.ingest.readers.base import (
-    _BATCH_ROWS,
     _BLOCK_SIZE,
     _MAX_BLOCK_SIZE,
     SourceInfo,
@@ -197,69 +195,3 @@ class CsvReader(TableReader):
             log.warning("%s: cannot map records to lines exactly; reporting record numbers", self.info.name)
             return recs + 2
         return self._lines[recs]
-
-
-class BasketReader(TableReader):
-    """One basket per line, items separated by the delimiter (the arules/Groceries layout).
-
-    Yields long rows ``basket, item`` where ``basket`` is ``<file name>:<n>``, n the basket's
-    1-based number among non-blank lines, so two basket files never share an order id.
-    """
-
-    def __init__(self, info: SourceInfo, cfg: IngestConfig):
-        super().__init__(info, cfg)
-        self.encoding = _detect_encoding(info, cfg.encoding)
-        self.delimiter = cfg.delimiter or ","
-        self.columns = ["basket", "item"]
-        self.types = {"basket": pa.string(), "item": pa.string()}
-        self._line_of_rec: list[int] = []
-
-    def records(self, task: ProgressTask) -> Iterator[tuple[int, list[str]]]:
-        """``(first line number, items)`` of each non-blank basket; plain Python, no Arrow (``rules --baskets``)."""
-        csv.field_size_limit(sys.maxsize)
-        encoding = "utf-8-sig" if _is_utf8(self.encoding) else self.encoding
-        n_baskets = n_items = 0
-        task.update(total=self.info.size)
-        with self.info.path.open("rb") as raw_fh:
-            fh = gzip.GzipFile(fileobj=raw_fh, mode="rb") if self.info.compressed else raw_fh
-            text = io.TextIOWrapper(fh, encoding=encoding, newline="")
-            reader = csv.reader(text, delimiter=self.delimiter)
-            prev_end = 0
-            try:
-                for record in reader:
-                    start = prev_end + 1
-                    prev_end = reader.line_num
-                    record = [x.strip() for x in record if x.strip()]
-                    if not record:
-                        continue
-                    n_baskets += 1
-                    n_items += len(record)
-                    if n_items >= _BATCH_ROWS:
-                        task.update(completed=raw_fh.tell())
-                        n_items = 0
-                    yield start, record
-            except UnicodeDecodeError as err:
-                raise SourceFileError(
-                    f"{self.info.name} line {prev_end + 1:,}: byte {err.object[err.start:err.end]!r} is not "
-                    f"valid {encoding}; pass --encoding latin-1 (or cp1252, gbk) or re-save as UTF-8") from None
-        if n_baskets == 0:
-            raise SourceFileError(f"file {self.info.name!r} has no baskets (every line is blank)")
-
-    def _batches(self, task: ProgressTask) -> Iterator[pa.RecordBatch]:
-        baskets: list[str] = []
-        items: list[str] = []
-        self._line_of_rec = []
-        for n_baskets, (start, record) in enumerate(self.records(task), 1):
-            label = f"{self.info.name}:{n_baskets}"
-            for item in record:
-                baskets.append(label)
-                items.append(item)
-                self._line_of_rec.append(start)
-            if len(items) >= _BATCH_ROWS:
-                yield pa.record_batch({"basket": baskets, "item": items})
-                baskets, items = [], []
-        if items:
-            yield pa.record_batch({"basket": baskets, "item": items})
-
-    def row_numbers(self, recs: np.ndarray) -> np.ndarray:
-        return np.asarray(self._line_of_rec, dtype=np.int64)[np.asarray(recs, dtype=np.int64)]

@@ -1,4 +1,4 @@
-// The console's behaviour: search, complements with their "why" numbers, cold start, event plot.
+// The console's behaviour: search, complements with their "why" numbers, cold start, event plot, offers.
 // Vanilla JS, no dependencies; every request goes to this server.
 "use strict";
 
@@ -168,6 +168,36 @@ function eventsPlot(stats) {
 async function refreshStats() {
   const result = await api("/v1/stats");
   if (result.ok) eventsPlot(result.body);
+  if ($("offers-table")) refreshOffers();
+}
+
+// the offers panel: per offer its impressions, share (bar), exploration, CTR, conversion, margin with interval
+async function refreshOffers() {
+  const result = await api("/v1/offers/stats");
+  const target = $("offers-table");
+  if (!result.ok) { showError(target, result); return; }
+  const s = result.body;
+  $("offers-summary").textContent = `version ${s.policy_version} · ${fmt(s.decisions, 0)} decisions · ` +
+    `${fmt(s.updates, 0)} rewards learned · ${fmt(s.pending, 0)} in their window · exploration ` +
+    (s.exploration_share === null ? "–" : fmt(100 * s.exploration_share, 1) + " %");
+  if (!s.offers.length) {
+    target.replaceChildren(el("p", {class: "empty", text: "no decision yet: POST /v1/offers/select"}));
+    return;
+  }
+  const pct = (x) => x === null ? "" : fmt(100 * x, 1) + " %";
+  const head = el("tr", {}, ["offer", "impressions", "share", "explored", "CTR", "conversion",
+    "margin / impression (95 %)"].map((h, i) => el("th", i ? {class: "num", text: h} : {text: h})));
+  const rows = s.offers.map((o) => {
+    const bar = el("span", {class: "bar", style: `width:${Math.round(60 * (o.arm_share || 0))}px`});
+    const margin = o.margin_per_impression === null ? "" : fmt(o.margin_per_impression) +
+      (o.margin_low === null ? "" : ` [${fmt(o.margin_low)}, ${fmt(o.margin_high)}]`);
+    return el("tr", {class: "offer", "data-offer": o.offer_id}, [
+      el("td", {text: o.offer_id}), el("td", {class: "num", text: fmt(o.impressions, 0)}),
+      el("td", {class: "num"}, [bar, " " + pct(o.arm_share)]), el("td", {class: "num", text: pct(o.exploration_share)}),
+      el("td", {class: "num", text: pct(o.ctr)}), el("td", {class: "num", text: pct(o.conversion)}),
+      el("td", {class: "num", text: margin})]);
+  });
+  target.replaceChildren(el("table", {class: "offers"}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
 }
 
 document.addEventListener("DOMContentLoaded", () => {

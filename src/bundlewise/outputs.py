@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -257,6 +256,8 @@ def replace_folder(path: str | Path, *, still_ours: Callable[[Path], bool] = lam
             if path.is_symlink() or not path.is_dir() or (any(path.iterdir()) and not still_ours(path)):
                 raise OutputError(f"{str(path)!r} changed while it was being written (it is no longer empty or "
                                   "ours); nothing was replaced: pick a new folder name")
+            import secrets  # here, not at the top: the rules path starts faster without hmac/hashlib
+
             backup = folder / f".{path.name}.old-{secrets.token_hex(4)}"
             os.rename(path, backup)
             try:

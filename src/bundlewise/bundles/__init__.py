@@ -17,7 +17,8 @@ from bundlewise.bundles.elasticity import (
     estimate_elasticities,
     price_panel_from_warehouse,
 )
-from bundlewise.bundles.jobs import BundlePlan, BundlePlanConfig, bundle_table, plan_bundles
+from bundlewise.bundles.jobs import BundlePlan, BundlePlanConfig, plan_bundles
+from bundlewise.bundles.plan_io import bundle_table
 from bundlewise.bundles.portfolio import PortfolioConstraints, PortfolioResult, select_portfolio
 from bundlewise.bundles.pricing import PricingConstraints, price_bundles
 

@@ -367,12 +367,4 @@ def bundle_curves(demand: BundleDemandModel, catalog: pd.DataFrame, selected: pd
     return out
 
 
-def bundle_table(plan: BundlePlan, *, selected_only: bool = True) -> pd.DataFrame:
-    """A flat table of the plan for CSV: lists joined, money in cents, empty columns left out
-    (see :mod:`bundlewise.bundles.plan_io`); ``selected_only=False`` adds every other candidate."""
-    from bundlewise.bundles.plan_io import flatten, plan_rows
-
-    return flatten(plan_rows(plan, everything=not selected_only))
-
-
-__all__ = ["BundlePlan", "BundlePlanConfig", "bundle_table", "plan_bundles"]
+__all__ = ["BundlePlan", "BundlePlanConfig", "plan_bundles"]

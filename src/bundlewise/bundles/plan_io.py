@@ -135,6 +135,12 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=empty).reset_index(drop=True)
 
 
+def bundle_table(plan: BundlePlan, *, selected_only: bool = True) -> pd.DataFrame:
+    """A flat table of the plan for CSV: lists joined, money in cents, empty columns left out;
+    ``selected_only=False`` adds every other candidate (the :func:`plan_rows` of the plan, :func:`flatten`-ed)."""
+    return flatten(plan_rows(plan, everything=not selected_only))
+
+
 def flatten(df: pd.DataFrame) -> pd.DataFrame:
     """List columns joined for CSV."""
     out = df.copy()
@@ -243,4 +249,4 @@ def plan_view(plan: BundlePlan) -> PlanView:
     return PlanView(rows, curves, meta)
 
 
-__all__ = ["COLUMNS", "PlanView", "flatten", "plan_rows", "plan_view", "read_plan", "tidy", "unflatten"]
+__all__ = ["COLUMNS", "PlanView", "bundle_table", "flatten", "plan_rows", "plan_view", "read_plan", "tidy", "unflatten"]

@@ -119,7 +119,7 @@ def rules_cmd(
     from bundlewise.cli._rules import run_rules
 
     if engine == "spark":  # PySpark is imported only here
-        from bundlewise.spark.cli import run_rules  # type: ignore[no-redef]
+        from bundlewise.cli._spark_rules import run_rules  # type: ignore[no-redef]
 
     run_rules(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, min_len=min_len,
               max_len=max_len, output=output, baskets_file=baskets_file, segment=segment, store=store, since=since,

@@ -337,7 +337,7 @@ int64_t bw_csr(const int64_t *bcode, const int32_t *icode, int64_t n, int64_t n_
 
 /* ------------------------------------------------------------------------------------
  * encode_lists(baskets) -> (indptr: bytes of int64, codes: bytes of int32, vocabulary: list)
- * The one Python-facing function: turns a list of baskets (sequences of str) into integer
+ * A Python-facing function: turns a list of baskets (sequences of str) into integer
  * codes in one pass, without building a flat list of every line first. Codes follow the
  * order of first appearance; the caller sorts the vocabulary.
  * ------------------------------------------------------------------------------------ */
@@ -401,11 +401,117 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------------------
+ * encode_text(data, delimiter) -> (indptr: bytes of int64, codes: bytes of int32, vocabulary: list)
+ * The same for a plain basket file's bytes (ASCII, '\n' line ends, a final '\n'; the caller
+ * checks that: see baskets.plain_basket_text): one basket per line, items split on the
+ * delimiter, empty items and lines without items skipped. Items are told apart by an
+ * open-addressing hash table over (offset, length) into the bytes, so no Python object is
+ * made per item, only one str per distinct item.
+ * ------------------------------------------------------------------------------------ */
+typedef struct {
+    int64_t start;  /* offset of the slot's item in the bytes, -1 when empty */
+    int32_t len, code;
+    uint64_t hash;
+} text_slot;
+
+/* Doubles the table (a load above 1/2 would make probes long); returns the new mask or -1. */
+static int64_t grow_slots(text_slot **slots, int64_t mask) {
+    int64_t cap = 2 * (mask + 1);
+    text_slot *fresh = (text_slot *)malloc((size_t)cap * sizeof(text_slot));
+    if (!fresh) return -1;
+    for (int64_t k = 0; k < cap; k++) fresh[k].start = -1;
+    for (int64_t k = 0; k <= mask; k++) {
+        text_slot *old = &(*slots)[k];
+        if (old->start < 0) continue;
+        int64_t j = (int64_t)(old->hash & (uint64_t)(cap - 1));
+        while (fresh[j].start >= 0) j = (j + 1) & (cap - 1);
+        fresh[j] = *old;
+    }
+    free(*slots);
+    *slots = fresh;
+    return cap - 1;
+}
+
+static PyObject *encode_text(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    int delim;
+    if (!PyArg_ParseTuple(args, "y*i", &view, &delim)) return NULL;
+    const unsigned char *s = (const unsigned char *)view.buf;
+    const unsigned char d = (unsigned char)delim;
+    Py_ssize_t len = view.len;
+    Py_ssize_t n_items = 0, n_lines = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        n_lines += s[i] == '\n';
+        n_items += s[i] == d;
+    }
+    n_items += n_lines;  /* an upper bound: one separator after each item */
+    PyObject *indptr_b = PyBytes_FromStringAndSize(NULL, (n_lines + 1) * (Py_ssize_t)sizeof(int64_t));
+    PyObject *codes_b = PyBytes_FromStringAndSize(NULL, (n_items ? n_items : 1) * (Py_ssize_t)sizeof(int32_t));
+    PyObject *vocab = PyList_New(0);
+    int64_t mask = 1023, n_distinct = 0;
+    text_slot *slots = (text_slot *)malloc((size_t)(mask + 1) * sizeof(text_slot));
+    if (!indptr_b || !codes_b || !vocab) goto fail;
+    if (!slots) { PyErr_NoMemory(); goto fail; }
+    for (int64_t k = 0; k <= mask; k++) slots[k].start = -1;
+    int64_t *indptr = (int64_t *)PyBytes_AS_STRING(indptr_b);
+    int32_t *codes = (int32_t *)PyBytes_AS_STRING(codes_b);
+    int64_t n_baskets = 0, nnz = 0;
+    indptr[0] = 0;
+    Py_ssize_t start = 0;
+    uint64_t h = 1469598103934665603ULL;  /* FNV-1a of the current item, built while scanning */
+    for (Py_ssize_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c != '\n' && c != d) { h ^= c; h *= 1099511628211ULL; continue; }
+        Py_ssize_t m = i - start;
+        if (m > INT32_MAX) { PyErr_SetString(PyExc_ValueError, "an item longer than 2 GiB"); goto fail; }
+        if (m > 0) {
+            int64_t k = (int64_t)(h & (uint64_t)mask);
+            for (;;) {
+                text_slot *t = &slots[k];
+                if (t->start < 0) {
+                    if (n_distinct >= INT32_MAX) { PyErr_SetString(PyExc_ValueError, "more than 2^31 - 1 distinct items"); goto fail; }
+                    PyObject *item = PyUnicode_DecodeASCII((const char *)s + start, m, "strict");
+                    if (!item) goto fail;
+                    int bad = PyList_Append(vocab, item);
+                    Py_DECREF(item);
+                    if (bad < 0) goto fail;
+                    t->start = start; t->len = (int32_t)m; t->code = (int32_t)n_distinct++; t->hash = h;
+                    codes[nnz++] = t->code;
+                    if (2 * n_distinct > mask && (mask = grow_slots(&slots, mask)) < 0) { PyErr_NoMemory(); goto fail; }
+                    break;
+                }
+                if (t->hash == h && t->len == (int32_t)m && memcmp(s + t->start, s + start, (size_t)m) == 0) {
+                    codes[nnz++] = t->code;
+                    break;
+                }
+                k = (k + 1) & mask;
+            }
+        }
+        if (c == '\n' && nnz > indptr[n_baskets]) indptr[++n_baskets] = nnz;
+        start = i + 1;
+        h = 1469598103934665603ULL;
+    }
+    if (start < len) { PyErr_SetString(PyExc_ValueError, "the bytes must end with a line end"); goto fail; }
+    free(slots);
+    PyBuffer_Release(&view);
+    if (_PyBytes_Resize(&indptr_b, (n_baskets + 1) * (Py_ssize_t)sizeof(int64_t)) < 0) { Py_XDECREF(codes_b); Py_XDECREF(vocab); return NULL; }
+    if (_PyBytes_Resize(&codes_b, nnz * (Py_ssize_t)sizeof(int32_t)) < 0) { Py_XDECREF(indptr_b); Py_XDECREF(vocab); return NULL; }
+    return Py_BuildValue("(NNN)", indptr_b, codes_b, vocab);
+fail:
+    free(slots);
+    PyBuffer_Release(&view);
+    Py_XDECREF(indptr_b); Py_XDECREF(codes_b); Py_XDECREF(vocab);
+    return NULL;
+}
+
 static PyMethodDef kernel_methods[] = {
     {"encode_lists", encode_lists, METH_O, "encode_lists(baskets) -> (indptr bytes, codes bytes, vocabulary)"},
+    {"encode_text", encode_text, METH_VARARGS, "encode_text(data, delimiter) -> (indptr bytes, codes bytes, vocabulary)"},
     {NULL, NULL, 0, NULL},
 };
 
-/* The numeric kernels are called through ctypes (plain pointers); encode_lists through Python. */
+/* The numeric kernels are called through ctypes (plain pointers); encode_lists/encode_text through Python. */
 static struct PyModuleDef kernels_module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, kernel_methods};
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kernels_module); }

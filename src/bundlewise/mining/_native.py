@@ -126,6 +126,18 @@ def encode_lists(baskets: list) -> tuple[np.ndarray, np.ndarray, list]:  # type:
     return np.frombuffer(indptr_b, dtype=np.int64), np.frombuffer(codes_b, dtype=np.int32), vocab
 
 
+def encode_text(data: bytes, delimiter: str) -> tuple[np.ndarray, np.ndarray, list]:  # type: ignore[type-arg]
+    """(indptr int64, item codes int32 in order of first appearance, vocabulary) of a plain basket file's
+    bytes: ASCII, ``\\n`` line ends and a final one (``baskets.plain_basket_text`` checks and normalises).
+
+    Empty items and lines without items are skipped; rows are not yet sorted or de-duplicated.
+    """
+    from bundlewise.mining import _kernels
+
+    indptr_b, codes_b, vocab = _kernels.encode_text(data, ord(delimiter))
+    return np.frombuffer(indptr_b, dtype=np.int64), np.frombuffer(codes_b, dtype=np.int32), vocab
+
+
 def sort_rows(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort and de-duplicate each CSR row; ``indices`` is sorted in place when it is a writable int32
     array (pass a copy to keep the original). Returns the compacted arrays."""

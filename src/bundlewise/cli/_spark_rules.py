@@ -1,4 +1,5 @@
-"""What ``bundlewise rules --engine spark`` runs: :func:`bundlewise.cli._rules.run_rules` with the mining on Spark."""
+"""What ``bundlewise rules --engine spark`` runs: :func:`bundlewise.cli._rules.run_rules` with the mining on Spark
+(imported only with ``--engine spark``, so the embedded path never loads PySpark)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from bench._harness import ROOT, SHARED
 
@@ -22,13 +23,10 @@ OUT = ROOT / "bench" / "results" / "eval"
 BASELINES = ["random", "popularity", "cooccurrence", "item2vec", "als", "text"]
 
 
-def run(name: str) -> str:
-    from bundlewise.config import EvalConfig
-    from bundlewise.evaluation.jobs import run_evaluation
-    from bundlewise.evaluation.tuning import Family
+def dataset_warehouse(name: str) -> Path:
+    """``bench/results/eval/<name>.duckdb``, loaded once (the shared copy where the dataset needs a file)."""
     from bundlewise.ingest import Warehouse
     from bundlewise.ingest.datasets import find_local_copy, get_dataset, load_dataset
-    from bundlewise.pairmodel.model import PairModel
 
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / f"{name}.duckdb"
@@ -36,6 +34,17 @@ def run(name: str) -> str:
         path = find_local_copy(name, [SHARED]) if get_dataset(name).path_help else None
         with Warehouse(db) as wh:
             load_dataset(wh, name, path)
+    return db
+
+
+def run(name: str) -> str:
+    from bundlewise.config import EvalConfig
+    from bundlewise.evaluation.jobs import run_evaluation
+    from bundlewise.evaluation.tuning import Family
+    from bundlewise.ingest import Warehouse
+    from bundlewise.pairmodel.model import PairModel
+
+    db = dataset_warehouse(name)
     grid = {"volume_weight": (0.0, 0.3)} if os.environ.get("BENCH_PAIR_GRID", "1") != "0" else {}
     pair = Family("pair", PairModel, grid)
     skip = set(os.environ.get("BENCH_EVAL_SKIP", "").split(","))

@@ -27,6 +27,7 @@ from bundlewise.evaluation import ALSItemSimilarity, CoOccurrence, Item2Vec, Pop
 from bundlewise.mining import AssociationRules, Baskets, CoPurchaseStats
 from bundlewise.mining.copurchase import RANK_METRICS
 from bundlewise.pairmodel.model import PairModel
+from bundlewise.pairmodel.rerank import Reranker
 from bundlewise.recommend import Recommender, clone
 
 EVEN = [f"e{i}" for i in range(8)]
@@ -64,6 +65,7 @@ RECOMMENDERS: dict[str, tuple[Callable[[], Recommender], str]] = {
     "als": (lambda: ALSItemSimilarity(factors=4, iterations=10, regularization=0.1), "dense"),
     "text-cosine": (TextCosine, "dense"),
     "pair-model": (lambda: PairModel(epochs=4, hidden=16, max_positives=3000, n_candidates=16), "dense"),
+    "reranker": (lambda: Reranker(n_estimators=20, min_data_in_leaf=5, n_candidates=8), "dense"),
 }
 NAMES = sorted(RECOMMENDERS)
 N_PRODUCTS = len(EVEN) + len(ODD)

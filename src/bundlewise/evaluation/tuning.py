@@ -169,3 +169,16 @@ def pair_model_family(path: str | Path) -> Family:
     params = read_meta(path)["params"]
     grid = {"volume_weight": tuple(dict.fromkeys((0.0, params["volume_weight"])))}
     return Family("pair", lambda **kw: PairModel(**{**params, **kw}), grid)
+
+
+def reranker_family(seed: int = 0, **fixed: Any) -> Family:
+    """The second-stage ranker (:class:`~bundlewise.pairmodel.rerank.Reranker`) as an evaluation family:
+    tuned on the validation block over the label window and the tree size; ``fixed`` parameters
+    (e.g. ``gate="off"``, ``drop_groups=("text",)``) are held for every grid point."""
+
+    def make(**params: Any) -> Any:
+        from bundlewise.pairmodel.rerank import Reranker
+
+        return Reranker(random_state=seed, **{**fixed, **params})
+
+    return Family("rerank", make, {"label_share": (0.3, 0.5), "num_leaves": (15, 31)})

@@ -201,7 +201,7 @@ class EventWriter:
                     fresh.append(r)
                     owner.append(b)
         con = self.con
-        table = pa.table({
+        table = None if not fresh else pa.table({
             "event_id": pa.array([r["event_id"] for r in fresh], pa.string()),
             "ts": pa.array([r["ts"] for r in fresh], pa.timestamp("us")),
             **{c: pa.array([r.get(c) for r in fresh], pa.string())

@@ -272,9 +272,11 @@ def latency(seconds: float, rate: float, seed: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bw_offers_lat_") as tmp:
         db, plan, levels = build_shop(Path(tmp), seed)
         pin = ["taskset", "-c", "0"] if available()["taskset"] and (os.cpu_count() or 1) >= 2 else []
-        for durable in ("1", "0"):
+        phases = {("1", "1"): "durable: after the journal's fsync, default",
+                  ("1", "0"): "durable: after a DuckDB commit, no journal", ("0", "1"): "queued"}
+        for (durable, journal), label in phases.items():
             env = {"BUNDLEWISE_SERVE_OFFERS_DISCOUNTS": ",".join(f"{d:.2f}" for d in levels),
-                   "BUNDLEWISE_SERVE_OFFERS_DURABLE": durable}
+                   "BUNDLEWISE_SERVE_OFFERS_DURABLE": durable, "BUNDLEWISE_SERVE_OFFERS_JOURNAL": journal}
             proc, url = start_server(db, plan, env, Path(tmp) / "server.log", pin)
             try:
                 for _ in range(100):  # warm-up: connections, caches
@@ -284,8 +286,8 @@ def latency(seconds: float, rate: float, seed: int) -> int:
                                headers={"content-type": "application/json"})
                 cpu = "1" if pin else None
                 r = hey_rate(url, [("POST", "/v1/offers/select", b) for b in bodies], rate, seconds, KEY, cpu=cpu)
-                rows.append((f"POST /v1/offers/select ({'durable: after commit' if durable == '1' else 'queued'})", r))
-                if durable == "1":
+                rows.append((f"POST /v1/offers/select ({label})", r))
+                if (durable, journal) == ("1", "1"):
                     r = hey_rate(url, [("POST", "/v1/cart/recommendations", b) for b in carts], rate, seconds, KEY,
                                  cpu=cpu)
                     rows.append(("POST /v1/cart/recommendations (peer, no write)", r))

@@ -410,3 +410,38 @@ def test_business_rules_shape_the_eligible_offers(shop: Shop, tmp_path: Path) ->
     assert "complement:pegs" in ids  # tent's partner that breaks no rule
     free = [o.offer_id for o in Catalog(art, settings.replace(offers_rules=None)).eligible(art, ["tent"])]
     assert any(o.endswith("@0.20") for o in free) and "complement:lamp" in free
+
+
+def test_kill_9_loses_no_answered_decision(offer_server) -> None:
+    """Durable answers wait for the decision journal's fsync; a kill -9 before the flush loses none of them.
+
+    The flush interval is long here, so every decision is still in the journal at the kill.
+    """
+    from bundlewise.ingest.journal import journal_path, pending_rows
+    from bundlewise.offers.logs import read_decision_log
+
+    server = offer_server({"BUNDLEWISE_SERVE_OFFERS_EPSILON": "0.5", "BUNDLEWISE_SERVE_OFFERS_JOURNAL_FLUSH_S": "60"})
+    answered = []
+    with httpx.Client() as c:
+        for i in range(80):
+            answer = _select(server, {"placement": "cart", "session_id": f"k{i}", "items": ["tent"]}, k=2, client=c)
+            assert answer["durable"] is True
+            answered += [o["decision_id"] for o in answer["offers"]]
+    assert server.proc is not None
+    server.proc.kill()
+    server.proc.wait(timeout=10)
+    journal = journal_path(server.db)
+    in_table = {d["decision_id"] for d in _decisions(server.db)}
+    waiting = {r["decision_id"] for r in pending_rows(journal)}
+    assert set(answered) <= in_table | waiting
+    assert not in_table and waiting == set(answered)  # none flushed yet: the recovery is what is tested
+    # a read-only reader (OPE) sees every answered decision before any writer recovered the journal
+    assert set(answered) <= set(read_decision_log(server.db)["decision_id"])
+    again = offer_server({"BUNDLEWISE_SERVE_OFFERS_EPSILON": "0.5"}, db=server.db)  # replays when it opens
+    assert _select(again, {"placement": "home"})["offers"]
+    again.terminate()
+    rows = _decisions(server.db)
+    stored = [d["decision_id"] for d in rows]
+    assert set(answered) <= set(stored) and len(stored) == len(set(stored)) == len(answered) + 1
+    assert all(0 < d["propensity"] <= 1 for d in rows)
+    assert journal.stat().st_size == 0

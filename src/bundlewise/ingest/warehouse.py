@@ -128,9 +128,28 @@ class Warehouse:
         try:
             self._check_ours()
             self._migrate()
+            self._recover_decisions()
         except BaseException:
             self.con.close()
             raise
+
+    def _recover_decisions(self) -> None:
+        """Offer decisions a server journaled but had not moved into the table yet (it was killed)."""
+        from bundlewise.ingest import journal
+
+        path = journal.journal_path(self.path)
+        if path is None or not path.exists() or not path.stat().st_size:
+            return
+        if self.read_only:
+            n = len(journal.pending_rows(path))
+            if n:
+                log.warning("%d offer decisions wait in %s; they join offer_decisions when the warehouse is next "
+                            "opened for writing (e.g. by 'bundlewise serve')", n, path)
+            return
+        try:
+            journal.replay(self.con, path)
+        except ValueError as exc:
+            raise WarehouseError(str(exc)) from None
 
     # -- connection -----------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:

@@ -138,10 +138,27 @@ def _open_decisions(wh, window_s: float) -> pd.DataFrame:
                              "'bundlewise serve' after upgrading, or evaluate a decision log file with --log FILE "
                              "(e.g. from 'bundlewise offers simulate')")
     dec = con.execute("SELECT * FROM offer_decisions ORDER BY ts, decision_id, slot").df()
+    dec = _with_journal(wh, dec)
     joined = _warehouse_rewards(con, dec, window_s, tables)
     for c in joined.columns:
         dec[c] = joined[c].to_numpy()
     return dec
+
+
+def _with_journal(wh, dec: pd.DataFrame) -> pd.DataFrame:
+    """Decisions a killed server journaled and no writer has moved into the table yet (read-only opens)."""
+    from bundlewise.ingest.journal import JSON_COLUMNS, journal_path, pending_rows
+
+    known = set(dec["decision_id"])
+    pending = [r for r in pending_rows(journal_path(wh.path)) if r["decision_id"] not in known]
+    if not pending:
+        return dec
+    extra = pd.DataFrame([{c: (json.dumps(r.get(c)) if c in JSON_COLUMNS else r.get(c)) for c in dec.columns}
+                          for r in pending])
+    logger.info("%d decisions read from the journal %s (not yet in offer_decisions)", len(extra),
+                journal_path(wh.path))
+    out = pd.concat([dec, extra.astype(dec.dtypes.to_dict(), errors="ignore")], ignore_index=True)
+    return out.sort_values(["ts", "decision_id", "slot"], kind="stable").reset_index(drop=True)
 
 
 def _warehouse_rewards(con, dec: pd.DataFrame, window_s: float, tables: set[str]) -> pd.DataFrame:

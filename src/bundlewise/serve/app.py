@@ -67,8 +67,15 @@ class Service:
             # the only write connection: events go through it; the warehouse stays locked while we serve
             self._wh = self.opener(s, False)
             self.artefacts = await asyncio.to_thread(_load_with, self._wh.con.cursor(), s, 1)
+            journal = None
+            if s.offers_journal:
+                from bundlewise.ingest.journal import DecisionJournal, journal_path
+
+                path = journal_path(self._wh.path)
+                journal = None if path is None else DecisionJournal(path)  # replayed when the warehouse opened
             self.writer = EventWriter(self._wh.con, f"http://{s.host}:{s.port}/v1/events", s.queue_size,
-                                      s.writer_batch)
+                                      s.writer_batch, journal=journal,
+                                      journal_flush_s=s.offers_journal_flush_s)
             await self._start_offers()
             self.writer.start()
         else:

@@ -9,9 +9,14 @@ the queue first, so SIGTERM (uvicorn's graceful shutdown) loses nothing either.
 
 An event id already stored, or repeated within the batch, is a no-op and is reported back.
 
-Offer decisions (``POST /v1/offers/select``) go through the same queue and the same transactions
-(table ``offer_decisions``), so an offer is answered only once its decision, with its propensity,
-is committed. Listeners (the offer learner) hear of every newly stored event after its commit.
+Offer decisions (``POST /v1/offers/select``) go through the same queue. With a decision journal
+(:mod:`bundlewise.ingest.journal`, the server's default for a warehouse file) a decision is durable
+once its line is fsynced there, about 0.2 ms against 1.2–1.5 ms of CPU for a DuckDB commit, and the
+journaled decisions move into ``offer_decisions`` in one transaction when the queue is idle and a
+second has passed (or many are pending), and when the writer stops; without one they are committed
+with the batch's transaction. Either way an offer is answered only once its decision, with its
+propensity, survives a kill -9. Listeners (the offer learner) hear of every newly stored event after
+its commit.
 """
 
 from __future__ import annotations
@@ -30,13 +35,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from bundlewise.ingest.journal import DecisionJournal, insert_decisions, warm_up
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ("event_id", "ts", "event_type", "session_id", "customer_id", "product_id", "offer_id", "bundle_id",
            "value", "properties", "decision_id")
-DECISION_COLUMNS = ("decision_id", "ts", "placement", "session_id", "customer_id", "context", "offer_id",
-                    "offer_kind", "bundle_id", "product_id", "discount", "propensity", "eligible", "probabilities",
-                    "policy", "policy_version", "slot", "expected_margin")
 
 
 
@@ -88,10 +92,22 @@ class EventWriter:
         Requests waiting at most.
     max_batch : int
         Events per transaction at most.
+    journal : DecisionJournal, optional
+        Where offer decisions become durable before they are committed to the warehouse (see the
+        module's text); ``None`` commits them with each batch.
+    journal_flush_s, journal_flush_rows : float, int
+        Journaled decisions move into the warehouse when the queue is idle and the oldest has waited
+        ``journal_flush_s`` seconds, or at once when ``journal_flush_rows`` are pending.
     """
 
-    def __init__(self, con: Any, source: str, queue_size: int = 1024, max_batch: int = 20_000):
+    def __init__(self, con: Any, source: str, queue_size: int = 1024, max_batch: int = 20_000,
+                 journal: DecisionJournal | None = None, journal_flush_s: float = 1.0,
+                 journal_flush_rows: int = 5_000):
         self.con = con
+        self.journal = journal
+        self.journal_flush_s = journal_flush_s
+        self.journal_flush_rows = journal_flush_rows
+        self._journal_since: float | None = None  # monotonic time of the oldest journaled, uncommitted decision
         self.source = source
         self.max_batch = max_batch
         self.queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
@@ -105,6 +121,8 @@ class EventWriter:
         # called on the event loop after each commit with the events it stored (the offer learner)
         self.listeners: list[Any] = []
         self._load_counts()
+        if journal is not None:
+            warm_up(con)  # the first flush must not stall the answers behind it
 
     # -- life cycle ------------------------------------------------------------------------------
     def _load_counts(self) -> None:
@@ -123,6 +141,11 @@ class EventWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.journal is not None:
+            try:
+                await self.run_on_writer(self.flush_journal)
+            finally:
+                self.journal.close()
         self._executor.shutdown(wait=True)
 
     async def run_on_writer(self, fn: Any, *args: Any) -> Any:
@@ -153,36 +176,86 @@ class EventWriter:
     # -- the task --------------------------------------------------------------------------------------
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            jobs = [await self.queue.get()]
-            n = len(jobs[0].rows)
-            while n < self.max_batch and not self.queue.empty():
-                job = self.queue.get_nowait()
-                jobs.append(job)
-                n += len(job.rows)
-            try:
-                results = await loop.run_in_executor(self._executor, self._write, [j.rows for j in jobs],
-                                                     [j.kind for j in jobs])
-            except Exception as exc:  # nothing of the batch was written (one transaction): say so to each
-                self.stats.failed_batches += 1
-                log.exception("event batch of %d events failed; rolled back", n)
-                for j in jobs:
-                    if not j.future.done():
-                        j.future.set_exception(WriterStoppedError(f"the events could not be stored ({exc}); "
-                                                                  "nothing of this request was written"))
-            else:
-                stored = self._last_stored
-                for j, r in zip(jobs, results, strict=True):
-                    if not j.future.done():  # a client that went away: its events are stored all the same
-                        j.future.set_result(r)
-                for listener in self.listeners if stored else ():
-                    try:
-                        listener(stored)
-                    except Exception:  # a listener's bug must not stop the writer
-                        log.exception("event listener %r failed", listener)
-            finally:
-                for _ in jobs:
-                    self.queue.task_done()
+        getter: asyncio.Future[_Job] | None = None  # kept across timeouts: a cancelled get could lose a job
+        try:
+            while True:
+                if getter is None:
+                    getter = asyncio.ensure_future(self.queue.get())
+                timeout = None
+                if self._journal_since is not None:
+                    timeout = self._journal_since + self.journal_flush_s - time.monotonic()
+                    if timeout <= 0 and not getter.done():  # idle and due: journaled decisions into the table
+                        await self._flush_on_writer()
+                        continue
+                done, _ = await asyncio.wait({getter}, timeout=timeout)
+                if not done:
+                    continue
+                first, getter = getter.result(), None
+                await self._batch(loop, first)
+        finally:
+            if getter is not None:
+                getter.cancel()
+
+    async def _batch(self, loop: asyncio.AbstractEventLoop, first: _Job) -> None:
+        jobs = [first]
+        n = len(jobs[0].rows)
+        while n < self.max_batch and not self.queue.empty():
+            job = self.queue.get_nowait()
+            jobs.append(job)
+            n += len(job.rows)
+        try:
+            results = await loop.run_in_executor(self._executor, self._write, [j.rows for j in jobs],
+                                                 [j.kind for j in jobs])
+        except Exception as exc:  # nothing of the batch was written (one transaction): say so to each
+            self.stats.failed_batches += 1
+            log.exception("event batch of %d events failed; rolled back", n)
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(WriterStoppedError(f"the events could not be stored ({exc}); "
+                                                              "nothing of this request was written"))
+        else:
+            stored = self._last_stored
+            for j, r in zip(jobs, results, strict=True):
+                if not j.future.done():  # a client that went away: its events are stored all the same
+                    j.future.set_result(r)
+            for listener in self.listeners if stored else ():
+                try:
+                    listener(stored)
+                except Exception:  # a listener's bug must not stop the writer
+                    log.exception("event listener %r failed", listener)
+        finally:
+            for _ in jobs:
+                self.queue.task_done()
+        if self.journal is not None and len(self.journal.pending) >= self.journal_flush_rows:
+            await self._flush_on_writer()
+
+    async def _flush_on_writer(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.flush_journal)
+        except Exception:  # the decisions stay in the journal (durable) and are tried again
+            self.stats.failed_batches += 1
+            log.exception("moving %d journaled offer decisions into the warehouse failed; retrying later",
+                          len(self.journal.pending) if self.journal else 0)
+            self._journal_since = time.monotonic()
+
+    def flush_journal(self) -> int:
+        """Commit the journaled decisions to ``offer_decisions`` and empty the journal (writer thread only)."""
+        j = self.journal
+        if j is None or not j.pending:
+            self._journal_since = None
+            return 0
+        rows = j.pending
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            insert_decisions(con, rows)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        j.committed()
+        self._journal_since = None
+        return len(rows)
 
     def _write(self, batches: list[list[dict[str, Any]]], kinds: list[str] | None = None) -> list[WriteResult]:
         """One transaction for several requests; first occurrence of an id wins."""
@@ -200,7 +273,6 @@ class EventWriter:
                     seen.add(r["event_id"])
                     fresh.append(r)
                     owner.append(b)
-        con = self.con
         table = None if not fresh else pa.table({
             "event_id": pa.array([r["event_id"] for r in fresh], pa.string()),
             "ts": pa.array([r["ts"] for r in fresh], pa.timestamp("us")),
@@ -211,11 +283,25 @@ class EventWriter:
                                     for r in fresh], pa.string()),
             "decision_id": pa.array([r.get("decision_id") for r in fresh], pa.string()),
         })
+        journaled = decisions if decisions and self.journal is not None else []
+        to_commit = [] if journaled else decisions
+        stored = self._commit(fresh, table, to_commit, batches, kinds) if fresh or to_commit else set()
+        if journaled:  # after the events' commit: a decision is never durable for an answer that failed
+            assert self.journal is not None
+            self.journal.append(journaled)  # durable from here (fsynced); into the table at the next flush
+            if self._journal_since is None:
+                self._journal_since = time.monotonic()
+        return self._results(batches, kinds, fresh, stored, owner, decisions, t0)
+
+    def _commit(self, fresh: list[dict[str, Any]], table: Any, to_commit: list[dict[str, Any]],
+                batches: list[list[dict[str, Any]]], kinds: list[str]) -> set[str]:
+        """The batch's transaction: decisions to commit now, new events; returns the event ids already stored."""
+        con = self.con
         con.execute("BEGIN TRANSACTION")
         stored: set[str] = set()
         try:
-            if decisions:
-                self._insert_decisions(con, decisions)
+            if to_commit:
+                insert_decisions(con, to_commit)
             if fresh:
                 con.register("_bw_http_events", table)
                 stored = {row[0] for row in con.execute(
@@ -243,6 +329,11 @@ class EventWriter:
             if fresh:
                 con.unregister("_bw_http_events")
         self._ingest_row_new = False
+        return stored
+
+    def _results(self, batches: list[list[dict[str, Any]]], kinds: list[str], fresh: list[dict[str, Any]],
+                 stored: set[str], owner: list[int], decisions: list[dict[str, Any]], t0: float) -> list[WriteResult]:
+        """What each request of a written batch gets back; the statistics."""
         inserted_ids = {r["event_id"] for r in fresh} - stored
         first_owner = dict(zip((r["event_id"] for r in fresh), owner, strict=True))
         self._last_stored = [r for r in fresh if r["event_id"] in inserted_ids]
@@ -273,19 +364,6 @@ class EventWriter:
         st.last_batch_ms = (time.perf_counter() - t0) * 1000
         return results
 
-
-    def _insert_decisions(self, con: Any, rows: list[dict[str, Any]]) -> None:
-        """Offer decisions, propensities checked once more here: the table is what OPE trusts."""
-        for r in rows:
-            p = r.get("propensity")
-            if not isinstance(p, float) or not 0.0 < p <= 1.0:
-                raise ValueError(f"decision {r.get('decision_id')!r} has propensity {p!r}; allowed 0 < p <= 1")
-        # one parameterised INSERT: for the few rows of a batch it costs a fraction of registering an Arrow table
-        json_cols = ("context", "eligible", "probabilities")
-        params = [json.dumps(r.get(c)) if c in json_cols else r.get(c) for r in rows for c in DECISION_COLUMNS]
-        one = "(" + ", ".join("CAST(? AS JSON)" if c in json_cols else "?" for c in DECISION_COLUMNS) + ")"
-        con.execute(f"INSERT INTO offer_decisions ({', '.join(DECISION_COLUMNS)}) VALUES "
-                    + ", ".join([one] * len(rows)), params)
 
     def _ingest_row(self, con: Any) -> int:
         """The ingest_log row of this server run, created with its first batch (inside its transaction)."""

@@ -92,7 +92,8 @@ def test_plan_steps_fit_together(plan) -> None:  # type: ignore[no-untyped-def]
     bundled = {p for ps in priced["products"] for p in ps}
     assert bundled <= set(plan.elasticities["product_id"])
     assert (plan.elasticities["source"] == "own").any()
-    assert plan.elasticities["elasticity"].lt(0).all()
+    assert plan.elasticities["elasticity"].notna().all()
+    assert plan.demand.params_["elasticity"].lt(0).all()  # what the model prices with (a noisy +0.02 is clipped)
     assert set(plan.seconds) == {"load", "pairs", "candidates", "elasticities", "demand", "pricing", "portfolio",
                                  "curves"}
     # the stove has no cost: its margin is inferred from its price elasticity (Lerner), and said
@@ -137,7 +138,10 @@ def test_bundle_table_and_report(plan, tmp_path: Path) -> None:  # type: ignore[
                     "Elasticities used", "Left out, and why"):
         assert heading in html
     assert html.index("Bundles worth running") < html.index("Left out, and why") < html.index("Portfolio")
-    assert "per week" in html and "inferred from the products&#x27; price elasticities" in html
+    assert "per week" in html
+    phrases = {"cost": "from catalogue costs", "inferred": "inferred from the products&#x27; price elasticities"}
+    for source in set(plan.selected["margin_source"]):  # the margins paragraph names where each came from
+        assert phrases[source] in html
     assert plan.selected["explanation"].iloc[0] in html.replace("&#x27;", "'")  # the full why, never cut
 
 

@@ -96,6 +96,8 @@ def test_every_constraint_holds_in_the_answer(model: BundleDemandModel, constrai
                                                     abs=row["regular_price"] * 0.0005 + 1e-9)
         assert row["bundle_price"] == round(row["bundle_price"], 2) and row["discount"] == round(row["discount"], 3)
         assert row["discount"] >= constraints.min_discount - 1e-9
+        if constraints.max_free_share is not None:  # money off <= the share of the cheapest member's price
+            assert row["regular_price"] - row["bundle_price"] <= constraints.max_free_share * costs["price"].min() + 1e-6
         if constraints.price_ending is not None:
             assert round(row["bundle_price"] % 1, 2) == constraints.price_ending
     assert (out.loc[out["proposed"], "incremental_profit"] > 0).all()
@@ -109,6 +111,7 @@ def test_the_shared_need_pair_is_proposed_at_the_best_feasible_discount(model: B
     row = price_bundles(CANDS.iloc[:1], CATALOG, model, c).iloc[0]
     assert row["proposed"] and row["titles"] == ("Tent", "Pegs") and row["margin_source"] == "cost"
     options = bundle_price_options(135.0, c)
+    options = options[135.0 - options <= 0.5 * 15.0 + 1e-9]  # at most half the pegs' price off (the default cap)
     curve = model.evaluate(("tent", "pegs"), options, interval=False)
     assert row["bundle_price"] == pytest.approx(float(options[curve["profit"].idxmax()]))
     assert row["incremental_profit"] == pytest.approx(float(curve["profit"].max()), abs=1e-4)
@@ -124,7 +127,7 @@ def test_missing_costs_are_assumed_and_said(model: BundleDemandModel) -> None:
 
 
 def test_an_impossible_margin_floor_proposes_nothing(model: BundleDemandModel) -> None:
-    out = price_bundles(CANDS, CATALOG, model, PricingConstraints(margin_floor=0.9))
+    out = price_bundles(CANDS, CATALOG, model, PricingConstraints(margin_floor=0.9, max_free_share=None))
     assert not out["proposed"].any()
     assert out["reason"].str.startswith("margin floor").all()
 
@@ -236,3 +239,17 @@ def test_identical_titles_get_names_apart_and_variants_are_multi_buys(model: Bun
     assert out["deal_type"].tolist() == ["multi-buy", "bundle"]
     if out["proposed"].iat[0]:
         assert "multi-buy" in out["explanation"].iat[0]
+
+
+def test_the_free_share_cap_keeps_a_bundle_from_being_a_price_cut_in_disguise(model: BundleDemandModel) -> None:
+    """Tent 120 + pegs 15: 25 % off would be 33.75, more than twice the pegs' price; tent alone buyers would all
+    take it. The cap allows at most 7.50 off (half of the pegs); without the cap the deeper price is free to win."""
+    capped = price_bundles(CANDS.iloc[:1], CATALOG, model, PricingConstraints(max_discount=0.3)).iloc[0]
+    assert capped["regular_price"] - capped["bundle_price"] <= 7.5 + 1e-9
+    free = price_bundles(CANDS.iloc[:1], CATALOG, model, PricingConstraints(max_discount=0.3, max_free_share=None))
+    assert free.iloc[0]["discount"] >= capped["discount"]
+    # a cheap add-on: 5 % of 128 = 6.40 already gives away more than half of map's 8.00 -> refused, saying why
+    row = price_bundles(_candidates(("tent", "map")), CATALOG, model, PricingConstraints()).iloc[0]
+    assert not row["proposed"] and row["reason"].startswith("free-share cap") and "Map" in row["reason"]
+    with pytest.raises(ConfigError, match="max_free_share"):
+        PricingConstraints(max_free_share=0.0)

@@ -62,7 +62,12 @@ PERIODS = ("day", "week", "month")
 DEFAULT_CATEGORY = "all"
 # Below this between-product spread the pooled model would force every product onto the
 # category mean; a floor keeps a product with strong own evidence from being overruled.
-_MIN_TAU = 0.1
+# The smallest between-product spread of elasticities in a category. With few products the
+# random-effects estimate is often ~0, and at a floor of 0.1 a product's own estimate (se ~0.2)
+# counted for a sixth of its value: complements whose own-price arc was -0.74 were priced at the
+# category's -1.3 and discounted deeply (independent markets, bench/markets). Meta-analyses put
+# the spread near 1; 0.5 keeps real shrinkage for noisy products.
+_MIN_TAU = 0.5
 _MAX_CONTROL_R2 = 0.8
 _MAX_ITER = 500
 _TOL = 1e-9

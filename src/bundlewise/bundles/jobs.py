@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import pandas as pd
 
 from bundlewise.bundles.business_rules import BundleRules
@@ -240,7 +241,9 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
     in_bundles = sorted({p for products in kept["products"] for p in products})
     panel = price_panel_from_warehouse(wh, cfg.period)
     panel = panel[panel["product_id"].isin(in_bundles)]
-    elasticities = estimate_elasticities(_pool_sparse_stores(panel), prior_mean=cfg.prior_mean, prior_sd=cfg.prior_sd)
+    pooled, controls = partner_price_control(_pool_sparse_stores(panel), pair_stats)
+    elasticities = estimate_elasticities(pooled, prior_mean=cfg.prior_mean, prior_sd=cfg.prior_sd,
+                                         controls=controls)
     elasticities = _complete(elasticities, in_bundles, catalog, cfg)
     clock.lap("elasticities")
     demand = BundleDemandModel(n_draws=cfg.n_draws, n_boot=cfg.n_boot, random_state=cfg.random_state,
@@ -326,6 +329,61 @@ def _pool_sparse_stores(panel: pd.DataFrame, min_median_units: float = 5.0) -> p
     out["price"] = out["revenue"] / out["quantity"]
     log.info("elasticity panel: store rows hold a median %.1f units; pooled over stores", panel["quantity"].median())
     return out[["product_id", "period", "price", "quantity", "category", "promo"]]
+
+
+def partner_price_control(panel: pd.DataFrame, pair_stats: pd.DataFrame, *, max_partners: int = 3,
+                          min_lift: float = 1.5, max_q: float = 0.01) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The panel with ``partner_price``: the log price of each product's complements against their median.
+
+    Shops promote related products together (a category week, a "camping" week). A log-log
+    regression of a product's sales on its own price alone then credits it with the lift its
+    complements' cuts brought, and the demand model, which adds the complements' effect through
+    the bundle's joint valuations, counts it twice: measured on independent markets, the own
+    arc elasticity of complements came out −1.2 where their own-price arc was −0.74, and the
+    plan discounted pairs already bought together. Holding the complements' price fixed
+    (the mean log price ratio of up to ``max_partners`` partners with ``shrunk_lift >=
+    min_lift`` and ``q_value <= max_q``, weighted by baskets together; 0 in a period a partner
+    did not sell, and for products without such a partner) leaves the own-price effect.
+
+    Returns the panel and the control names to pass to :func:`estimate_elasticities` (none when
+    no product has a partner).
+
+    Examples
+    --------
+    >>> panel = pd.DataFrame({"product_id": ["a", "a", "b", "b"], "period": [1, 2, 1, 2],
+    ...                       "price": [10.0, 8.0, 5.0, 4.0], "quantity": [3.0, 5.0, 2.0, 4.0]})
+    >>> pairs = pd.DataFrame({"item_a": ["a"], "item_b": ["b"], "n_ab": [40], "shrunk_lift": [3.0],
+    ...                       "q_value": [1e-6]})
+    >>> out, names = partner_price_control(panel, pairs)
+    >>> names, out["partner_price"].round(3).tolist()
+    (('partner_price',), [0.105, -0.118, 0.105, -0.118])
+    """
+    if panel.empty or pair_stats is None or not len(pair_stats) or "shrunk_lift" not in pair_stats:
+        return panel, ()
+    strong = pair_stats[(pair_stats["shrunk_lift"] >= min_lift) & (pair_stats["q_value"] <= max_q)]
+    if strong.empty:
+        return panel, ()
+    both = pd.concat([strong.rename(columns={"item_a": "product_id", "item_b": "partner"}),
+                      strong.rename(columns={"item_b": "product_id", "item_a": "partner"})], ignore_index=True)
+    both = both.astype({"product_id": str, "partner": str})
+    both = (both.sort_values(["product_id", "shrunk_lift"], ascending=[True, False], kind="stable")
+            .groupby("product_id", sort=False).head(max_partners))
+    chain = _chain_prices(panel).astype({"product_id": str})
+    chain["lr"] = np.log(chain["price"]) - np.log(chain.groupby("product_id")["price"].transform("median"))
+    lr = chain.set_index(["product_id", "period"])["lr"]
+    periods = np.sort(chain["period"].unique())
+    rows = []
+    for pid, grp in both.groupby("product_id", sort=True):
+        w = grp["n_ab"].to_numpy(float)
+        mat = np.column_stack([lr.reindex(pd.MultiIndex.from_product([[q], periods])).fillna(0.0).to_numpy()
+                               for q in grp["partner"]])
+        rows.append(pd.DataFrame({"product_id": pid, "period": periods, "partner_price": mat @ (w / w.sum())}))
+    control = pd.concat(rows, ignore_index=True)
+    out = panel.assign(product_id=panel["product_id"].astype(str)).merge(control, on=["product_id", "period"],
+                                                                          how="left")
+    out["partner_price"] = out["partner_price"].fillna(0.0)
+    log.info("elasticity panel: %d products priced against their complements' prices", control["product_id"].nunique())
+    return out, ("partner_price",)
 
 
 def _chain_prices(panel: pd.DataFrame) -> pd.DataFrame:

@@ -49,6 +49,8 @@ RequirePositive = Annotated[bool, typer.Option("--require-positive/--allow-uncer
                                                help="Propose only bundles whose 90% profit interval is above zero.")]
 MinDiscount = Annotated[float, typer.Option("--min-discount", help="Smallest discount offered (no one-cent "
                                                                    "bundles).")]
+MaxFreeShare = Annotated[float, typer.Option("--max-free-share", help="Money off at most this share of the cheapest "
+                                                                      "product's price (1 = up to all of it).")]
 MarginsOpt = Annotated[Path | None, typer.Option("--margins", help="CSV of category,margin_rate for products "
                                                                    "without a cost (overrides inferred margins).")]
 InferMargins = Annotated[bool, typer.Option("--infer-margins/--assume-margins",
@@ -62,6 +64,7 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("min_count", MinCount, _PLAN.min_count), ("margin_floor", MarginFloor, _PRICING.margin_floor),
     ("price_ending", PriceEnding, _PRICING.price_ending), ("min_discount", MinDiscount, _PRICING.min_discount),
     ("require_positive", RequirePositive, _PRICING.require_positive), ("margins", MarginsOpt, None),
+    ("max_free_share", MaxFreeShare, _PRICING.max_free_share),
     ("infer_margins", InferMargins, _PLAN.infer_margins), ("category_cap", CategoryCap, _PORTFOLIO.category_cap),
     ("brand_cap", BrandCap, _PORTFOLIO.brand_cap), ("max_candidates", MaxCandidates, _PLAN.max_candidates),
     ("max_size", MaxSize, _PLAN.max_size), ("seed", Seed, _PLAN.random_state), ("pair_model", PairModelOpt, None),
@@ -101,7 +104,7 @@ def _config(o: dict[str, Any]) -> Any:
         pricing=PricingConstraints(max_discount=max_discount, margin_floor=o["margin_floor"],
                                    price_ending=o["price_ending"], discount_grid_step=min(0.01, max_discount),
                                    min_discount=min(o["min_discount"], max_discount),
-                                   require_positive=o["require_positive"]),
+                                   require_positive=o["require_positive"], max_free_share=o["max_free_share"]),
         portfolio=PortfolioConstraints(max_bundles=o["max_bundles"], per_product=o["per_product"],
                                        category_cap=o["category_cap"], brand_cap=o["brand_cap"]),
         rules=BundleRules.from_file(o["rules"]) if o["rules"] is not None else BundleRules())

@@ -97,7 +97,8 @@ def test_every_constraint_holds_in_the_answer(model: BundleDemandModel, constrai
         assert row["bundle_price"] == round(row["bundle_price"], 2) and row["discount"] == round(row["discount"], 3)
         assert row["discount"] >= constraints.min_discount - 1e-9
         if constraints.max_free_share is not None:  # money off <= the share of the cheapest member's price
-            assert row["regular_price"] - row["bundle_price"] <= constraints.max_free_share * costs["price"].min() + 1e-6
+            cap = constraints.max_free_share * costs["price"].min()
+            assert row["regular_price"] - row["bundle_price"] <= cap + 1e-6
         if constraints.price_ending is not None:
             assert round(row["bundle_price"] % 1, 2) == constraints.price_ending
     assert (out.loc[out["proposed"], "incremental_profit"] > 0).all()

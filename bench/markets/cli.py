@@ -16,7 +16,7 @@ BUNDLE_ARGS = ("--max-discount", "0.3", "--max-bundles", "10", "--per-product", 
 def _exe() -> list[str]:
     if BUNDLEWISE.exists():
         return [str(BUNDLEWISE)]
-    return [sys.executable, "-m", "bundlewise.cli"]
+    return [sys.executable, "-m", "bundlewise"]
 
 
 def run_cli(files: dict[str, Path], workdir: Path, with_cost: bool, extra: tuple[str, ...] = (),

@@ -167,3 +167,52 @@ def test_errors_say_what_is_wrong() -> None:
         model.profit_curve(("a",), [0.1])
     with pytest.raises(ConfigError, match="discounts"):
         model.profit_curve(("a", "b"), [1.2])
+
+
+def _attach_shop(a_buyers_respond: bool, seed: int = 3, weeks: int = 40, per_week: int = 1500):
+    """A and B bought together by half of A's buyers. ``a_buyers_respond`` False: the other half have no
+    use for B, so a cut on B's price never moves P(B | A); True: they want B at a lower price, like everyone."""
+    rng = np.random.default_rng(seed)
+    starts = pd.date_range("2025-01-06", periods=weeks, freq="7D")
+    cut_b = rng.permutation(weeks) < 10
+    cut_a = rng.permutation(weeks) < 8
+    rows, ids, times, panel = [], [], [], []
+    for w, t0 in enumerate(starts):
+        pa, pb = 20.0 * (0.8 if cut_a[w] else 1.0), 10.0 * (0.8 if cut_b[w] else 1.0)
+        panel += [("a", t0, pa), ("b", t0, pb)]
+        a = rng.random(per_week) < 0.2 * (1.3 if cut_a[w] else 1.0)
+        committed = a & (rng.random(per_week) < 0.5)  # buy B with A whatever B costs
+        boost = 1.5 if cut_b[w] else 1.0
+        b = committed | (~a & (rng.random(per_week) < 0.1 * boost))
+        if a_buyers_respond:
+            b |= a & ~committed & (rng.random(per_week) < 0.15 * boost)
+        for i in range(per_week):
+            for pid, flag in (("a", a[i]), ("b", b[i]), ("x", True)):
+                if flag:
+                    rows.append(f"w{w}o{i}")
+                    ids.append(pid)
+                    times.append(t0 + pd.Timedelta(hours=int(rng.integers(0, 150))))
+    baskets = Baskets.from_long(rows, ids, np.array(times, dtype="datetime64[us]"))
+    prices = pd.DataFrame(panel, columns=["product_id", "period", "price"])
+    catalog = pd.DataFrame({"product_id": ["a", "b", "x"], "price": [20.0, 10.0, 1.0], "cost": [12.0, 6.0, 0.5]})
+    return baskets, catalog, prices
+
+
+def test_attach_rates_that_ignore_the_partners_price_shrink_the_bundle_response() -> None:
+    """Half of A's buyers take B, the rest never do at any price: a B discount for A buyers converts no one,
+    and the model (whose shoppers near B's price would convert) is told so by the attach rate's flat slope."""
+    el = pd.DataFrame({"product_id": ["a", "b"], "elasticity": [-1.5, -1.5], "se": [0.1, 0.1], "source": "own"})
+    baskets, catalog, prices = _attach_shop(a_buyers_respond=False)
+    model = BundleDemandModel(n_draws=20_000, n_boot=0).fit(baskets, catalog, el, prices=prices)
+    raw = BundleDemandModel(n_draws=20_000, n_boot=0, calibrate_response=False).fit(baskets, catalog, el,
+                                                                                    prices=prices)
+    pair = model._pair(*model._codes(("a", "b")))
+    # B given A is flat in the data (A given B rises with A's cuts: B's other buyers do want A)
+    assert pair["attach_slope_model"] < pair["attach_slope"] - 0.4
+    assert model.response(("a", "b")) < 0.4 and raw.response(("a", "b")) == 1.0
+    calibrated = model.profit_curve(("a", "b"), [0.1])["profit"].iat[0]
+    assert calibrated < raw.profit_curve(("a", "b"), [0.1])["profit"].iat[0]
+    # where A's other buyers do answer B's price, the data back the model
+    baskets, catalog, prices = _attach_shop(a_buyers_respond=True)
+    answering = BundleDemandModel(n_draws=20_000, n_boot=0).fit(baskets, catalog, el, prices=prices)
+    assert answering.response(("a", "b")) > model.response(("a", "b")) + 0.1

@@ -18,6 +18,7 @@ from bundlewise.evaluation import (
 )
 from bundlewise.evaluation.evaluate import score_lists
 from bundlewise.evaluation.split import concat_baskets, drop_items
+from bundlewise.evaluation.tuning import FAMILIES
 from bundlewise.mining import Baskets
 
 CFG = EvalConfig(test_days=20, valid_days=20, cold_fraction=0.15, n_bootstrap=200)
@@ -114,3 +115,19 @@ def test_benchmark_is_deterministic(shop) -> None:
     cols = ["model", "group", "recall@10", "recall@10_low", "ndcg@10", "mrr"]
     assert a.table()[cols].equals(b.table()[cols])
     assert len(a.tuning) == 3 and a.results[2].params in [t.params for t in a.tuning]
+
+
+def test_the_second_stage_ranker_is_a_family_of_the_evaluation(shop) -> None:
+    """``bundlewise evaluate`` runs the reranker beside every baseline: tuned on validation over its grid only,
+    tested once; on the themed shop it ranks warm partners far above best sellers."""
+    baskets, catalog = shop
+    s = temporal_split(baskets, catalog, CFG)
+    fams = families(0)
+    assert "rerank" in fams and "rerank" in FAMILIES
+    chosen = {k: fams[k] for k in ("popularity", "rerank")}
+    result = tune_and_test(s, chosen, max_configs=2)
+    grid = [t.params for t in result.tuning if t.family == "rerank"]
+    assert len(grid) == 2 and all(set(p) == {"label_share", "num_leaves"} for p in grid)
+    table = result.table()
+    warm = table[table["group"] == "warm"].set_index("model")["recall@10"]
+    assert warm["rerank"] > warm["popularity"]

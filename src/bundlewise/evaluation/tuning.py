@@ -75,10 +75,9 @@ def families(seed: int = 0, encoder: Any = None) -> dict[str, Family]:
         "als": Family("als", _seeded(ALSItemSimilarity, seed), {
             "factors": (32, 64, 128), "regularization": (0.01, 0.1, 1.0), "alpha": (1.0, 10.0)}),
         "text": Family("text", lambda: TextCosine(encoder), {}, objective_group="cold"),
+        "rerank": reranker_family(seed),
     }
 
-
-FAMILIES = tuple(families())
 
 
 @dataclass
@@ -182,3 +181,6 @@ def reranker_family(seed: int = 0, **fixed: Any) -> Family:
         return Reranker(random_state=seed, **{**fixed, **params})
 
     return Family("rerank", make, {"label_share": (0.3, 0.5), "num_leaves": (15, 31)})
+
+
+FAMILIES = tuple(families())  # after every family's maker is defined

@@ -254,3 +254,25 @@ def test_the_free_share_cap_keeps_a_bundle_from_being_a_price_cut_in_disguise(mo
     assert not row["proposed"] and row["reason"].startswith("free-share cap") and "Map" in row["reason"]
     with pytest.raises(ConfigError, match="max_free_share"):
         PricingConstraints(max_free_share=0.0)
+
+
+def test_the_risk_setting_prices_by_a_low_quantile_and_says_when_it_is_too_unsure(model: BundleDemandModel) -> None:
+    """risk_quantile: each price is the best by the bootstrap's low quantile, never deeper than the expected-value
+    choice's interval allows, and a bundle whose quantile is below zero is kept out with the reason."""
+    base = price_bundles(CANDS, CATALOG, model, PricingConstraints(max_free_share=None))
+    risky = price_bundles(CANDS, CATALOG, model, PricingConstraints(max_free_share=None, risk_quantile=0.25))
+    assert risky["proposed"].sum() <= base["proposed"].sum()
+    for (_, r), (_, b) in zip(risky.iterrows(), base.iterrows(), strict=True):
+        if not np.isfinite(r["bundle_price"]):
+            continue
+        options = bundle_price_options(r["regular_price"], PricingConstraints(max_free_share=None))
+        q = model.profit_quantile(r["products"], options, CATALOG.set_index("product_id").loc[list(r["products"]),
+                                  "cost"].fillna(CATALOG.set_index("product_id").loc[list(r["products"]), "price"]
+                                                 * 0.7).to_numpy(), 0.25)
+        if r["proposed"]:  # the chosen price is the quantile's best, and that quantile is above zero
+            assert r["bundle_price"] == pytest.approx(float(options[int(np.argmax(q))]))
+            assert q.max() > 0
+        elif r["reason"].startswith("too unsure"):
+            assert b["incremental_profit"] > 0 and q.max() <= 0
+    with pytest.raises(ConfigError, match="risk_quantile"):
+        PricingConstraints(risk_quantile=0.7)

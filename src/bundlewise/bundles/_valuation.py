@@ -139,7 +139,7 @@ def mixed_bundle_choice(values: np.ndarray, prices: np.ndarray, costs: np.ndarra
 
 
 def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.ndarray,
-                         prior_sd: float = 0.5) -> tuple[float, float, float]:
+                         prior_sd: float = 0.5) -> tuple[float, float, float, float]:
     """How much of the model's bundle response the data back: attach rates against the partner's price.
 
     A bundle discount is, for a buyer of A, a price cut on B; the data show how buyers of A
@@ -149,8 +149,8 @@ def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.nda
     prices. Their ratio, averaged over the directions with price variation, is shrunk toward 1
     (normal prior ``N(1, prior_sd^2)``, the observed slope's standard error as its noise) and
     clipped to [0, 1]: the data may only say the model's pool of convertible shoppers is too
-    large, never inflate it. Returns ``(ratio, observed slope, model slope)`` (1, NaN, NaN
-    without price variation).
+    large, never inflate it. Returns ``(ratio, its posterior sd, observed slope, model slope)``
+    (1, 0, NaN, NaN without price variation).
 
     Examples
     --------
@@ -160,9 +160,9 @@ def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.nda
     >>> per = np.array([[100, 10, 10, 30], [100, 9, 12, 31], [100, 12, 9, 31], [100, 10, 10, 30]] * 4)
     >>> prices = np.array([[1.0, 1.0], [1.0, 0.8], [0.8, 1.0], [1.0, 1.0]] * 4)
     >>> cond = np.array([[0.75, 0.75], [0.9, 0.75], [0.75, 0.9], [0.75, 0.75]] * 4)
-    >>> r, obs, mod = conditional_response(per, prices, cond)
-    >>> round(r, 2), round(obs, 2), round(mod, 2)
-    (0.18, -0.14, -0.82)
+    >>> r, sd, obs, mod = conditional_response(per, prices, cond)
+    >>> round(r, 2), round(sd, 2), round(obs, 2), round(mod, 2)
+    (0.18, 0.0, -0.14, -0.82)
     """
     n_ab = per[:, 3].astype(float)
     given = [(per[:, 1] + per[:, 3]).astype(float), (per[:, 2] + per[:, 3]).astype(float)]
@@ -194,11 +194,12 @@ def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.nda
         obs_all.append(float(beta[1]))
         mod_all.append(slope_m)
     if not ratios:
-        return 1.0, float("nan"), float("nan")
+        return 1.0, 0.0, float("nan"), float("nan")
     prec = np.array(precisions)
     raw = float(np.average(ratios, weights=prec))
     post = (1.0 / prior_sd ** 2 + raw * prec.sum()) / (1.0 / prior_sd ** 2 + prec.sum())
-    return float(np.clip(post, 0.0, 1.0)), float(np.mean(obs_all)), float(np.mean(mod_all))
+    sd = float(np.sqrt(1.0 / (1.0 / prior_sd ** 2 + prec.sum())))
+    return float(np.clip(post, 0.0, 1.0)), sd, float(np.mean(obs_all)), float(np.mean(mod_all))
 
 
 def rate_regressions(per: np.ndarray, prices: np.ndarray) -> tuple[np.ndarray | None, float, float]:

@@ -397,14 +397,15 @@ class BundleDemandModel:
         rho = float(RHO_GRID[best])
         mean = float((post * RHO_GRID).sum())
         m_best = float(min(m_ab[best], m_a, m_b))
-        response, cond_obs, cond_model = 1.0, float("nan"), float("nan")
+        response, response_sd, cond_obs, cond_model = 1.0, 0.0, float("nan"), float("nan")
         if self.calibrate_response:
             both = m_best * joint[best]  # per period: share of baskets buying both, by the model
             model_cond = np.column_stack([both / np.maximum(m_a * q_a, 1e-12), both / np.maximum(m_b * q_b, 1e-12)])
             prices = np.column_stack([self._prices_over_periods(i), self._prices_over_periods(j)])
-            response, cond_obs, cond_model = val.conditional_response(per, prices, model_cond)
+            response, response_sd, cond_obs, cond_model = val.conditional_response(per, prices, model_cond)
         out = {"rho": rho, "rho_sd": float(np.sqrt((post * (RHO_GRID - mean) ** 2).sum())), "posterior": post,
                "m_ab": m_best, "cross_elasticity": cross, "cross_se": cross_se, "response": response,
+               "response_sd": response_sd,
                "attach_slope": cond_obs, "attach_slope_model": cond_model}
         self._pairs[key] = out
         return out
@@ -583,15 +584,45 @@ class BundleDemandModel:
 
     def _interval(self, products: tuple[str, ...], codes: np.ndarray, prices: np.ndarray, cost: np.ndarray,
                   bp: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        draws = self._rng(products, 1)
-        reps = np.empty((self.n_boot, len(bp)))
-        for r, par in enumerate(self._set_params(codes, self._rng(products, 2), self.n_boot)):
-            values, share = self._sample(codes, par, self.n_boot_draws, draws)
-            base, with_b, *_ = val.mixed_bundle_choice(values, prices, cost, bp, self.response(products))
-            reps[r] = 1000 * share * (with_b - base)
+        reps = self._replicates(products, codes, prices, cost, bp)
         alpha = (1 - self.interval) / 2
         lo, mid, hi = np.quantile(reps, [alpha, 0.5, 1 - alpha], axis=0)
         return point + lo - mid, point + hi - mid
+
+    def _replicates(self, products: tuple[str, ...], codes: np.ndarray, prices: np.ndarray, cost: np.ndarray,
+                    bp: np.ndarray) -> np.ndarray:
+        """Bootstrap profit per 1,000 shoppers, shape (n_boot, len(bp)); the response drawn with its sd too."""
+        draws = self._rng(products, 1)
+        reps = np.empty((self.n_boot, len(bp)))
+        mean, sd = self.response(products), self._response_sd(products)
+        resp = np.clip(mean + sd * self._rng(products, 3).standard_normal(self.n_boot), 0.0, 1.0)
+        for r, par in enumerate(self._set_params(codes, self._rng(products, 2), self.n_boot)):
+            values, share = self._sample(codes, par, self.n_boot_draws, draws)
+            base, with_b, *_ = val.mixed_bundle_choice(values, prices, cost, bp, float(resp[r]))
+            reps[r] = 1000 * share * (with_b - base)
+        return reps
+
+    def profit_quantile(self, products: Sequence[str], bundle_prices: Sequence[float] | np.ndarray,
+                        costs: Sequence[float] | np.ndarray, q: float) -> np.ndarray:
+        """The ``q`` quantile of the incremental margin per 1,000 shoppers at each bundle price (the
+        bootstrap's spread re-centred on the full-draw estimate, as the interval is)."""
+        products = tuple(str(p) for p in products)
+        codes = self._codes(products)
+        prices = self.regular_prices(products)
+        bp = np.asarray(bundle_prices, float).ravel()
+        cost = np.asarray(costs, float)
+        point = self.evaluate(products, bp, cost, interval=False)["profit"].to_numpy()
+        if self.n_boot <= 0:
+            return point
+        reps = self._replicates(products, codes, prices, cost, bp)
+        lo, mid = np.quantile(reps, [q, 0.5], axis=0)
+        return point + lo - mid
+
+    def _response_sd(self, products: Sequence[str]) -> float:
+        codes = self._codes(products)
+        sds = [self._pair(int(codes[a]), int(codes[b]))["response_sd"]
+               for a in range(len(codes)) for b in range(a + 1, len(codes))]
+        return float(np.sqrt(np.mean(np.square(sds)))) if sds else 0.0
 
     def profit_curve(self, products: Sequence[str], discounts: Sequence[float] | np.ndarray,
                      costs: Sequence[float] | np.ndarray | None = None) -> pd.DataFrame:

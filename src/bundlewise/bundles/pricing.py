@@ -98,6 +98,12 @@ class PricingConstraints(_ConfigBase):
         where an error is most expensive. On independent markets (``bench.markets.diagnose``,
         3 regimes) the cap raised the true profit of pricing every pair alone from −119 to
         +191, +147 to +372 and +247 to +320 per 1,000 visits. ``None``: no cap.
+    risk_quantile : float, optional
+        The explicit risk setting: choose each bundle's price by this quantile of its bootstrap
+        profit (e.g. 0.25) instead of the expected value, and propose it only if that quantile is
+        above zero. Where the model is unsure (a discount that pays only if the subsidy to
+        shoppers who buy both anyway is outweighed), it prefers shallow discounts on fewer
+        bundles. ``None``: the expected value (default).
     min_stock_coverage : float, optional
         Weeks of expected bundle sales the stock of every product must cover (unknown stock passes).
     discount_grid_step : float
@@ -115,6 +121,7 @@ class PricingConstraints(_ConfigBase):
     min_discount: float = 0.05
     require_positive: bool = False
     max_free_share: float | None = 0.5
+    risk_quantile: float | None = None
 
     def __post_init__(self) -> None:
         checks = [("max_discount", 0 < self.max_discount < 1, "in (0, 1)"),
@@ -126,7 +133,9 @@ class PricingConstraints(_ConfigBase):
                   ("discount_grid_step", 0 < self.discount_grid_step <= self.max_discount, "in (0, max_discount]"),
                   ("min_discount", 0 <= self.min_discount <= self.max_discount, "in [0, max_discount]"),
                   ("max_free_share", self.max_free_share is None or 0 < self.max_free_share <= 1,
-                   "in (0, 1] or None")]
+                   "in (0, 1] or None"),
+                  ("risk_quantile", self.risk_quantile is None or 0 < self.risk_quantile < 0.5,
+                   "in (0, 0.5) or None")]
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be {rule}")
@@ -330,7 +339,12 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
         if not feasible.all():
             stock_note = " (deeper discounts would outrun stock)"
     profit = np.where(feasible, ev["profit"].to_numpy(), -np.inf)
-    best = int(np.argmax(profit))
+    risky = c.risk_quantile is not None and demand.n_boot > 0 and bool((profit > 0).any())
+    if risky:  # price by a low quantile: deep discounts that only pay when every estimate is right lose
+        guarded = np.where(feasible, demand.profit_quantile(products, options, cost, c.risk_quantile), -np.inf)
+        best = int(np.argmax(guarded))
+    else:
+        best = int(np.argmax(profit))
     chosen = ev.iloc[[best]]
     point = round(float(profit[best]), 4)
     low, high = np.nan, np.nan  # the bootstrap only for bundles worth proposing (it is the slow part)
@@ -341,7 +355,7 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
     d = round(1 - bp / regular, 3)
     a0, a1 = float(chosen["attach_rate_without"].iat[0]), float(chosen["attach_rate_with"].iat[0])
     rest = " + ".join(shown[1:])
-    proposed = point > 0 and not (c.require_positive and not low > 0)
+    proposed = point > 0 and not (c.require_positive and not low > 0) and not (risky and not guarded[best] > 0)
     what = ("a multi-buy of variants of one product type (shoppers choose between them, not a complementary "
             "bundle): " if deal == "multi-buy" else "")
     band = f" ({demand.interval:.0%} interval {low:+.1f} to {high:+.1f})" if np.isfinite(low) else ""
@@ -350,6 +364,11 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
         expl = (f"{name} at {d:.0%} off ({bp:.2f} instead of {regular:.2f}), {what}{point:+.1f} expected margin per "
                 f"1,000 shoppers{band}; {a0:.0%} of {shown[0]} buyers also take {rest} "
                 f"today, {a1:.0%} with the bundle{stock_note}" + _SOURCE_NOTE.get(source, "."))
+    elif point > 0 and risky and not guarded[best] > 0:
+        reason = (f"too unsure: {point:+.1f} per 1,000 shoppers expected at {d:.0%} off, but its "
+                  f"{c.risk_quantile:.0%} quantile is {guarded[best]:+.1f} (risk setting)")
+        expl = (f"{name}: not proposed, at the chosen risk setting the gain at {d:.0%} off could as well be a "
+                f"loss{band}.")
     elif point > 0:
         reason = (f"profit interval reaches below zero: {point:+.1f} per 1,000 shoppers expected at {d:.0%} off, "
                   f"{demand.interval:.0%} interval {low:+.1f} to {high:+.1f}")

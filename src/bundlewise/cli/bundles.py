@@ -51,6 +51,8 @@ MinDiscount = Annotated[float, typer.Option("--min-discount", help="Smallest dis
                                                                    "bundles).")]
 MaxFreeShare = Annotated[float, typer.Option("--max-free-share", help="Money off at most this share of the cheapest "
                                                                       "product's price (1 = up to all of it).")]
+RiskOpt = Annotated[float | None, typer.Option("--risk", help="Price each bundle by this quantile of its profit "
+                                                               "(e.g. 0.25; fewer, shallower bundles when unsure).")]
 MarginsOpt = Annotated[Path | None, typer.Option("--margins", help="CSV of category,margin_rate for products "
                                                                    "without a cost (overrides inferred margins).")]
 InferMargins = Annotated[bool, typer.Option("--infer-margins/--assume-margins",
@@ -64,7 +66,7 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("min_count", MinCount, _PLAN.min_count), ("margin_floor", MarginFloor, _PRICING.margin_floor),
     ("price_ending", PriceEnding, _PRICING.price_ending), ("min_discount", MinDiscount, _PRICING.min_discount),
     ("require_positive", RequirePositive, _PRICING.require_positive), ("margins", MarginsOpt, None),
-    ("max_free_share", MaxFreeShare, _PRICING.max_free_share),
+    ("max_free_share", MaxFreeShare, _PRICING.max_free_share), ("risk", RiskOpt, _PRICING.risk_quantile),
     ("infer_margins", InferMargins, _PLAN.infer_margins), ("category_cap", CategoryCap, _PORTFOLIO.category_cap),
     ("brand_cap", BrandCap, _PORTFOLIO.brand_cap), ("max_candidates", MaxCandidates, _PLAN.max_candidates),
     ("max_size", MaxSize, _PLAN.max_size), ("seed", Seed, _PLAN.random_state), ("pair_model", PairModelOpt, None),
@@ -104,7 +106,8 @@ def _config(o: dict[str, Any]) -> Any:
         pricing=PricingConstraints(max_discount=max_discount, margin_floor=o["margin_floor"],
                                    price_ending=o["price_ending"], discount_grid_step=min(0.01, max_discount),
                                    min_discount=min(o["min_discount"], max_discount),
-                                   require_positive=o["require_positive"], max_free_share=o["max_free_share"]),
+                                   require_positive=o["require_positive"], max_free_share=o["max_free_share"],
+                                   risk_quantile=o["risk"]),
         portfolio=PortfolioConstraints(max_bundles=o["max_bundles"], per_product=o["per_product"],
                                        category_cap=o["category_cap"], brand_cap=o["brand_cap"]),
         rules=BundleRules.from_file(o["rules"]) if o["rules"] is not None else BundleRules())

@@ -197,3 +197,26 @@ def test_missing_catalogue_prices_come_from_orders(tmp_path: Path, write_csv) ->
     assert prices["a"] == pytest.approx(2.5) and prices["b"] == pytest.approx(3.0)
     assert plan.catalog.attrs["prices_from_orders"] == 2
     assert plan.priced["regular_price"].iloc[0] == pytest.approx(5.5)
+
+
+def test_a_plan_of_no_bundles_is_still_a_plan_file(store_db: Path, tmp_path: Path) -> None:
+    """When nothing is worth running (an impossible margin floor here), 'bundles --output' writes the header
+    and 'report --plan' reads it and says so; a bare '[]' JSON plan reads the same way."""
+    from typer.testing import CliRunner
+
+    from bundlewise.bundles.plan_io import COLUMNS, read_plan
+    from bundlewise.cli.app import app
+
+    out = tmp_path / "empty.csv"
+    result = CliRunner().invoke(app, ["--db", str(store_db), "-q", "bundles", "--min-count", "10",
+                                      "--margin-floor", "0.95", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    header = out.read_text(encoding="utf-8").splitlines()
+    assert header[0].split(",") == list(COLUMNS) and len(header) == 1
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["--db", str(store_db), "-q", "report", "--plan", str(out), "--output",
+                                      str(report)])
+    assert result.exit_code == 0, result.output
+    assert "Bundles worth running" in report.read_text(encoding="utf-8")
+    (tmp_path / "empty.json").write_text("[]", encoding="utf-8")
+    assert read_plan(tmp_path / "empty.json").bundles.empty and read_plan(out).bundles.empty

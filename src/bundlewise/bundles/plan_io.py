@@ -217,6 +217,8 @@ def read_plan(path: str | Path) -> PlanView:
         raise ConfigError(f"plan file {str(path)!r} cannot be read ({exc}); write it with 'bundlewise bundles "
                           "--output plan.csv'") from None
     need = ("bundle_id", "products", "incremental_profit")
+    if df.empty and len(df.columns) == 0:  # '[]' (JSON) or a header-less empty file: a plan of no bundles
+        df = pd.DataFrame(columns=list(COLUMNS))
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise ConfigError(f"plan file {str(path)!r} lacks column(s) {allowed(missing)}; it needs {allowed(need)} "

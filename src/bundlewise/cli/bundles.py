@@ -145,10 +145,14 @@ def write_table(plan: Any, path: Path, *, everything: bool) -> int:
 
     CSV cells a spreadsheet would run as formulas (titles like ``=HYPERLINK(...)``) are neutralised.
     """
-    from bundlewise.bundles.plan_io import flatten, plan_rows
+    import pandas as pd
+
+    from bundlewise.bundles.plan_io import COLUMNS, flatten, plan_rows
 
     check_output(path, allowed_suffixes=OUTPUT_SUFFIXES, what="the bundle plan")
     rows = plan_rows(plan, everything=everything)
+    if rows.empty:  # no bundle chosen: still a plan file ('report --plan' and 'serve --plan' read it)
+        rows = pd.DataFrame(columns=list(COLUMNS))
     if path.suffix.lower() == ".csv":
         with atomic_write(path) as tmp:
             neutralise_frame(flatten(rows)).to_csv(tmp, index=False)

@@ -544,15 +544,18 @@ class BundleDemandModel:
         return reps
 
     def profit_quantile(self, products: Sequence[str], bundle_prices: Sequence[float] | np.ndarray,
-                        costs: Sequence[float] | np.ndarray, q: float) -> np.ndarray:
+                        costs: Sequence[float] | np.ndarray, q: float, point: np.ndarray | None = None
+                        ) -> np.ndarray:
         """The ``q`` quantile of the incremental margin per 1,000 shoppers at each bundle price (the
-        bootstrap's spread re-centred on the full-draw estimate, as the interval is)."""
+        bootstrap's spread re-centred on the full-draw estimate, as the interval is); ``point``: that
+        estimate when the caller already has it (:meth:`evaluate`'s ``profit``)."""
         products = tuple(str(p) for p in products)
         codes = self._codes(products)
         prices = self.regular_prices(products)
         bp = np.asarray(bundle_prices, float).ravel()
         cost = np.asarray(costs, float)
-        point = self.evaluate(products, bp, cost, interval=False)["profit"].to_numpy()
+        if point is None:
+            point = self.evaluate(products, bp, cost, interval=False)["profit"].to_numpy()
         if self.n_boot <= 0:
             return point
         reps = self._replicates(products, codes, prices, cost, bp)

@@ -341,7 +341,8 @@ def _price_one(products: tuple[str, ...], cat: pd.DataFrame, demand: BundleDeman
     profit = np.where(feasible, ev["profit"].to_numpy(), -np.inf)
     risky = c.risk_quantile is not None and demand.n_boot > 0 and bool((profit > 0).any())
     if risky:  # price by a low quantile: deep discounts that only pay when every estimate is right lose
-        guarded = np.where(feasible, demand.profit_quantile(products, options, cost, c.risk_quantile), -np.inf)
+        guarded = np.where(feasible, demand.profit_quantile(products, options, cost, c.risk_quantile,
+                                                                 point=ev["profit"].to_numpy()), -np.inf)
         best = int(np.argmax(guarded))
     else:
         best = int(np.argmax(profit))

@@ -107,6 +107,17 @@ def insert_decisions(con: Any, rows: list[dict[str, Any]]) -> None:
         con.unregister("_bw_decisions")
 
 
+def commit_decisions(con: Any, rows: list[dict[str, Any]]) -> None:
+    """:func:`insert_decisions` in a transaction of its own: all rows or none."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        insert_decisions(con, rows)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def decision_table(rows: list[dict[str, Any]]) -> Any:
     """The rows as an Arrow table of the ``offer_decisions`` columns (JSON columns as text)."""
     import pyarrow as pa
@@ -181,13 +192,7 @@ def replay(con: Any, path: str | Path | None) -> int:
         if r["decision_id"] not in stored and r["decision_id"] not in seen:
             seen.add(r["decision_id"])
             fresh.append(r)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        insert_decisions(con, fresh)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    commit_decisions(con, fresh)
     # emptied only after the commit: a crash in between repeats nothing (the stored ids are skipped)
     with open(path, "r+b") as fh:  # type: ignore[arg-type]
         fh.truncate(0)

@@ -35,7 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from bundlewise.ingest.journal import DecisionJournal, insert_decisions, warm_up
+from bundlewise.ingest.journal import DecisionJournal, commit_decisions, insert_decisions, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -245,14 +245,7 @@ class EventWriter:
             self._journal_since = None
             return 0
         rows = j.pending
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            insert_decisions(con, rows)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        commit_decisions(self.con, rows)
         j.committed()
         self._journal_since = None
         return len(rows)

@@ -138,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--partners", choices=("on", "off", "both"), default="on",
                     help="the elasticity regression holds complements' prices fixed (the CLI's default: on)")
+    ap.add_argument("--lerner", choices=("on", "off", "both"), default="on",
+                    help="with costs given, pull elasticities toward the margins' Lerner values (CLI default: on)")
+    ap.add_argument("--response", nargs="+", default=["pooled"], choices=("pooled", "pair", "off"),
+                    help="how attach-rate slopes scale the bundle response (the CLI's default: pooled)")
     ap.add_argument("--show", type=int, default=12, help="pairs to list (largest true gains)")
+    ap.add_argument("--show-by", choices=("true_max", "model_claim"), default="true_max",
+                    help="list the pairs with the largest true gains, or the largest claims")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     m = make_market(args.regime, args.seed)
@@ -160,15 +166,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.regime} seed {args.seed}: {m.n} products, {len(pairs)} pairs bought together >= "
           f"{args.min_count} times, buy rate {truth.buy_rate:.3f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     out = []
-    variants = [(q, p) for q in args.conversion for p in ((True, False) if args.partners == "both"
-                                                            else (args.partners == "on",))]
-    for q, partners in variants:
-        demand, catalog, _, _ = fit_demand(tmp / "w" / "bw.duckdb", q, not args.no_cost, partners)
+    both = {"on": (True,), "off": (False,), "both": (True, False)}
+    variants = [(q, p, ler, resp) for q in args.conversion for p in both[args.partners] for ler in both[args.lerner]
+                for resp in args.response]
+    for q, partners, lerner, resp in variants:
+        demand, catalog, _, _ = fit_demand(tmp / "w" / "bw.duckdb", q, not args.no_cost, partners,
+                                           lerner_prior=lerner, calibrate_response=resp)
         for fs in args.free_share:
             df = compare(truth, m, demand, catalog, pairs, truth.buy_rate, fs)
-            out.append(summary(df, f"conversion {q:g}, free share {fs}, partners {'on' if partners else 'off'}"))
+            out.append(summary(df, f"conversion {q:g}, free share {fs}, partners {'on' if partners else 'off'}, "
+                                   f"lerner {'on' if lerner else 'off'}, response {resp}"))
+        if getattr(demand, "response_prior_", None) and resp == "pooled":
+            print(f"pooled response prior: {demand.response_prior_}", file=sys.stderr)
         if q == args.conversion[0] and args.show:
-            show = df.sort_values("true_max", ascending=False).head(args.show)
+            show = df.sort_values(args.show_by, ascending=False).head(args.show)
             print(show.round(3).to_string(index=False))
     cols = list(out[0])
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))

@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.special import ndtr, ndtri, owens_t
 
@@ -99,7 +101,8 @@ def nearest_correlation(c: np.ndarray, floor: float = 1e-6) -> np.ndarray:
 
 
 def mixed_bundle_choice(values: np.ndarray, prices: np.ndarray, costs: np.ndarray, bp: np.ndarray,
-                        response: float = 1.0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                        response: float | np.ndarray = 1.0
+                        ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Expected margin per shopper of a mixed bundling offer, for every bundle price at once.
 
     Each shopper (row of ``values``, shape ``(n, k)``, 0 where out of the market) takes the best
@@ -109,7 +112,9 @@ def mixed_bundle_choice(values: np.ndarray, prices: np.ndarray, costs: np.ndarra
 
     ``response`` (in [0, 1]) scales what the bundle changes for shoppers who do not already buy
     every product (conversions, trade-ups, switches); those who do take the bundle regardless
-    and keep the full discount (the subsidy): see :func:`conditional_response`.
+    and keep the full discount (the subsidy): see :func:`conditional_response`. One value for
+    all, or one per pattern of separate purchases (shape ``(2**k,)``, bit ``i`` set where product
+    ``i`` is bought; the all-bought pattern's entry is ignored).
 
     Returns
     -------
@@ -128,7 +133,11 @@ def mixed_bundle_choice(values: np.ndarray, prices: np.ndarray, costs: np.ndarra
     choose = (bundle_surplus > sep_surplus[:, None]) & (bundle_surplus >= 0)
     margin = np.where(choose, (bp - costs.sum())[None, :], sep_margin[:, None])
     all_sep = buys.all(axis=1)
-    w = np.where(all_sep, 1.0, float(response))[:, None]  # per shopper: how much of the change is real
+    resp = np.asarray(response, float)
+    if resp.ndim == 0:
+        w = np.where(all_sep, 1.0, float(resp))[:, None]  # per shopper: how much of the change is real
+    else:  # one weight per pattern of separate purchases (bit i: product i bought)
+        w = np.where(all_sep, 1.0, resp[(buys * (1 << np.arange(buys.shape[1]))).sum(axis=1)])[:, None]
     base = float(sep_margin.mean())
     with_b = base + (w * (margin - sep_margin[:, None])).mean(axis=0)
     take = (w * choose).mean(axis=0)
@@ -138,36 +147,21 @@ def mixed_bundle_choice(values: np.ndarray, prices: np.ndarray, costs: np.ndarra
     return base, with_b, take, all_b, first
 
 
-def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.ndarray,
-                         prior_sd: float = 0.5) -> tuple[float, float, float, float]:
-    """How much of the model's bundle response the data back: attach rates against the partner's price.
+def attach_slopes(per: np.ndarray, prices: np.ndarray, model_cond: np.ndarray) -> list[dict[str, float]]:
+    """Per direction of a pair, how the attach rate answered the partner's price, in the data and in the model.
 
-    A bundle discount is, for a buyer of A, a price cut on B; the data show how buyers of A
-    answered real cuts on B. Per direction (B given A, A given B), the weighted least squares
-    slope of ``log P(B | A bought)`` per period on ``log p_B`` (and ``log p_A``) — observed, and
+    Direction 0 is ``P(B | A bought)`` against ``log p_B``, direction 1 ``P(A | B bought)`` against
+    ``log p_A``: the weighted least squares slope per period (own price held fixed), observed and
     the same regression on the model's conditional ``model_cond`` (periods, 2) at the observed
-    prices. Their ratio, averaged over the directions with price variation, is shrunk toward 1
-    (normal prior ``N(1, prior_sd^2)``, the observed slope's standard error as its noise) and
-    clipped to [0, 1]: the data may only say the model's pool of convertible shoppers is too
-    large, never inflate it. Returns ``(ratio, its posterior sd, observed slope, model slope)``
-    (1, 0, NaN, NaN without price variation).
-
-    Examples
-    --------
-    Weeks with B cut 20 % (row 2) and A cut 20 % (row 3): the attach rates hardly move (0.75 ->
-    0.78), where the model expected 0.75 -> 0.90.
-
-    >>> per = np.array([[100, 10, 10, 30], [100, 9, 12, 31], [100, 12, 9, 31], [100, 10, 10, 30]] * 4)
-    >>> prices = np.array([[1.0, 1.0], [1.0, 0.8], [0.8, 1.0], [1.0, 1.0]] * 4)
-    >>> cond = np.array([[0.75, 0.75], [0.9, 0.75], [0.75, 0.9], [0.75, 0.75]] * 4)
-    >>> r, sd, obs, mod = conditional_response(per, prices, cond)
-    >>> round(r, 2), round(sd, 2), round(obs, 2), round(mod, 2)
-    (0.18, 0.0, -0.14, -0.82)
+    prices. Returns, for each direction with price variation and a model that expects a response,
+    ``{"direction", "ratio", "precision", "level", "observed", "model"}``: the ratio of the slopes,
+    its precision (``(model slope / se)^2``) and the attach level (share of the conditioning
+    product's buyers who also buy the partner).
     """
     n_ab = per[:, 3].astype(float)
     given = [(per[:, 1] + per[:, 3]).astype(float), (per[:, 2] + per[:, 3]).astype(float)]
     logp = np.log(prices)
-    ratios, precisions, obs_all, mod_all = [], [], [], []
+    out = []
     for cond_on, other in ((0, 1), (1, 0)):
         n = given[cond_on]
         ok = n > 0
@@ -189,17 +183,71 @@ def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.nda
         slope_m = float((inv @ (x.T @ (w * ym)))[1])
         if slope_m > -0.05:  # the model expects no response: nothing to scale
             continue
-        ratios.append(float(beta[1]) / slope_m)
-        precisions.append((slope_m / se) ** 2)
-        obs_all.append(float(beta[1]))
-        mod_all.append(slope_m)
-    if not ratios:
+        out.append({"direction": cond_on, "ratio": float(beta[1]) / slope_m, "precision": (slope_m / se) ** 2,
+                    "level": float(n_ab.sum() / max(n.sum(), 1.0)), "observed": float(beta[1]), "model": slope_m})
+    return out
+
+
+def shrink_response(directions: list[dict[str, float]], prior_mean: float | Sequence[float] = 1.0,
+                    prior_sd: float = 0.5) -> tuple[float, float, tuple[float, float]]:
+    """The response ratio of a pair from its directions (:func:`attach_slopes`): each direction's ratio
+    shrunk toward its prior mean (one value, or one per direction) with sd ``prior_sd``, clipped to
+    [0, 1]. Returns ``(mean ratio, its sd, (ratio of direction 0, ratio of direction 1))``; a direction
+    without data takes the other's value (the prior's when neither has data: then the sd is 0 and
+    the ratio 1 for a prior of 1)."""
+    means = np.broadcast_to(np.asarray(prior_mean, float), (2,))
+    if not directions:
+        r = float(np.clip(means.mean(), 0.0, 1.0)) if np.ndim(prior_mean) else float(np.clip(means[0], 0.0, 1.0))
+        sd = 0.0 if r == 1.0 else float(prior_sd)
+        return r, sd, (float(np.clip(means[0], 0, 1)), float(np.clip(means[1], 0, 1)))
+    per_dir: dict[int, float] = {}
+    precs = []
+    for d in directions:
+        k = int(d["direction"])
+        post = (means[k] / prior_sd ** 2 + d["ratio"] * d["precision"]) / (1.0 / prior_sd ** 2 + d["precision"])
+        per_dir[k] = float(np.clip(post, 0.0, 1.0))
+        precs.append(d["precision"])
+    r0, r1 = per_dir.get(0, per_dir.get(1)), per_dir.get(1, per_dir.get(0))
+    if np.ndim(prior_mean) == 0:  # one prior for the pair: the precision-weighted mean of the directions
+        prec = np.array(precs)
+        raw = float(np.average([d["ratio"] for d in directions], weights=prec))
+        mean = (means[0] / prior_sd ** 2 + raw * prec.sum()) / (1.0 / prior_sd ** 2 + prec.sum())
+        mean = float(np.clip(mean, 0.0, 1.0))
+    else:
+        mean = float(np.mean([r0, r1]))
+    sd = float(np.sqrt(1.0 / (1.0 / prior_sd ** 2 + float(np.sum(precs)))))
+    return mean, sd, (float(r0), float(r1))
+
+
+def conditional_response(per: np.ndarray, prices: np.ndarray, model_cond: np.ndarray,
+                         prior_sd: float = 0.5) -> tuple[float, float, float, float]:
+    """How much of the model's bundle response the data back: attach rates against the partner's price.
+
+    A bundle discount is, for a buyer of A, a price cut on B; the data show how buyers of A
+    answered real cuts on B. Per direction (B given A, A given B), :func:`attach_slopes`; their
+    ratio, averaged over the directions with price variation, is shrunk toward 1 (normal prior
+    ``N(1, prior_sd^2)``, the observed slope's standard error as its noise) and clipped to [0, 1]:
+    the data may only say the model's pool of convertible shoppers is too large, never inflate it.
+    Returns ``(ratio, its posterior sd, observed slope, model slope)`` (1, 0, NaN, NaN without price
+    variation).
+
+    Examples
+    --------
+    Weeks with B cut 20 % (row 2) and A cut 20 % (row 3): the attach rates hardly move (0.75 ->
+    0.78), where the model expected 0.75 -> 0.90.
+
+    >>> per = np.array([[100, 10, 10, 30], [100, 9, 12, 31], [100, 12, 9, 31], [100, 10, 10, 30]] * 4)
+    >>> prices = np.array([[1.0, 1.0], [1.0, 0.8], [0.8, 1.0], [1.0, 1.0]] * 4)
+    >>> cond = np.array([[0.75, 0.75], [0.9, 0.75], [0.75, 0.9], [0.75, 0.75]] * 4)
+    >>> r, sd, obs, mod = conditional_response(per, prices, cond)
+    >>> round(r, 2), round(sd, 2), round(obs, 2), round(mod, 2)
+    (0.18, 0.0, -0.14, -0.82)
+    """
+    dirs = attach_slopes(per, prices, model_cond)
+    if not dirs:
         return 1.0, 0.0, float("nan"), float("nan")
-    prec = np.array(precisions)
-    raw = float(np.average(ratios, weights=prec))
-    post = (1.0 / prior_sd ** 2 + raw * prec.sum()) / (1.0 / prior_sd ** 2 + prec.sum())
-    sd = float(np.sqrt(1.0 / (1.0 / prior_sd ** 2 + prec.sum())))
-    return float(np.clip(post, 0.0, 1.0)), sd, float(np.mean(obs_all)), float(np.mean(mod_all))
+    mean, sd, _ = shrink_response(dirs, 1.0, prior_sd)
+    return mean, sd, float(np.mean([d["observed"] for d in dirs])), float(np.mean([d["model"] for d in dirs]))
 
 
 def rate_regressions(per: np.ndarray, prices: np.ndarray) -> tuple[np.ndarray | None, float, float]:

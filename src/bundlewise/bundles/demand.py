@@ -72,12 +72,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
 
 from bundlewise.bundles import _valuation as val
-from bundlewise.bundles._pairs import RHO_GRID, pair_posterior
+from bundlewise.bundles._pairs import (
+    RESPONSE_MODES,
+    RHO_GRID,
+    pair_posterior,
+    pair_summary,
+    pool_responses,
+    response_mode,
+    response_sd,
+    response_weights,
+)
 from bundlewise.bundles._panel import basket_periods, n_weeks
-from bundlewise.bundles.elasticity import PRIOR_ELASTICITY, PRIOR_ELASTICITY_SD
+from bundlewise.bundles.elasticity import PRIOR_ELASTICITY, PRIOR_ELASTICITY_SD, elasticities_for
+from bundlewise.bundles.margins import lerner_prior
 from bundlewise.errors import ConfigError, DataValidationError, NotFittedError, UnknownProductError, allowed
 from bundlewise.mining import Baskets
 
@@ -126,10 +136,15 @@ class BundleDemandModel:
         turned into the point elasticity of the demand curve with that slope
         (:func:`~bundlewise.bundles._valuation.point_from_arc`; used as is, the model under-discounts:
         ``bench/bench_bundles.py``). ``point``: the values are point elasticities, used as is.
-    calibrate_response : bool
+    calibrate_response : {"pooled", "pair", "off"}
         Scale what a bundle changes for shoppers not already buying every product by how the data's
-        attach rates answered cuts on the partner's price (:meth:`response`); those who already buy
-        everything keep the whole discount (default True).
+        attach rates answered cuts on the partner's price (:meth:`response`), per direction; those
+        who already buy everything keep the whole discount. ``"pooled"`` (default, needs
+        ``pair_stats``) shrinks each pair toward what pairs of its attach level showed
+        (:func:`~bundlewise.bundles._pairs.pool_responses`), ``"pair"`` toward 1 (True means it).
+    lerner_prior : bool
+        Where the catalogue has costs, pull each elasticity toward the one its margin implies at a
+        near-optimal regular price (:func:`~bundlewise.bundles.margins.lerner_prior`; default True).
 
     Attributes
     ----------
@@ -151,7 +166,8 @@ class BundleDemandModel:
                  prior_elasticity: float = PRIOR_ELASTICITY,
                  prior_elasticity_sd: float = PRIOR_ELASTICITY_SD, rho_prior_sd: float = 0.3,
                  n_boot_draws: int = 4000, interval: float = 0.9, attribution: str = "auto",
-                 max_price_gap: float | None = 1.5, elasticity_input: str = "arc", calibrate_response: bool = True):
+                 max_price_gap: float | None = 1.5, elasticity_input: str = "arc",
+                 calibrate_response: bool | str = "pooled", lerner_prior: bool = True):
         self.n_draws = n_draws
         self.n_boot = n_boot
         self.random_state = random_state
@@ -165,6 +181,7 @@ class BundleDemandModel:
         self.max_price_gap = max_price_gap
         self.elasticity_input = elasticity_input
         self.calibrate_response = calibrate_response
+        self.lerner_prior = lerner_prior
 
     # -- fitting -------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -175,7 +192,9 @@ class BundleDemandModel:
                   ("rho_prior_sd", self.rho_prior_sd > 0, "> 0"), ("n_boot_draws", self.n_boot_draws >= 100, ">= 100"),
                   ("interval", 0 < self.interval < 1, "in (0, 1)"),
                   ("max_price_gap", self.max_price_gap is None or self.max_price_gap > 1, "> 1 or None"),
-                  ("elasticity_input", self.elasticity_input in ("arc", "point"), "'arc' or 'point'")]
+                  ("elasticity_input", self.elasticity_input in ("arc", "point"), "'arc' or 'point'"),
+                  ("calibrate_response", self.calibrate_response in (True, False, *RESPONSE_MODES),
+                   f"one of {allowed(RESPONSE_MODES)} (True: 'pair', False: 'off')")]
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be {rule}")
@@ -247,7 +266,7 @@ class BundleDemandModel:
                             self.max_price_gap, ids[far][0], regular[far][0], calib[far][0])
                 regular = np.where(far, calib, regular)
                 source[far] = "observed"
-        el, el_se, el_src = self._elasticities(ids, elasticities)
+        el, el_se, el_src = elasticities_for(ids, elasticities, self.prior_elasticity, self.prior_elasticity_sd)
         rate = counts / n
         el_arc = el.copy()
         if len(priced) and self.elasticity_input == "arc":  # a log-log slope over promotions: to the point value
@@ -256,6 +275,12 @@ class BundleDemandModel:
             el[priced] = val.point_from_arc(el[priced], lr, seen, rate[priced], self.conversion)
             el_se[priced] *= el[priced] / el_arc[priced]
         m, x0, sigma = val.marginal_from_rate(rate, el, self.conversion)
+        if self.lerner_prior and np.isfinite(cost).any():  # known margins say where elasticities should be
+            e_reg = -val.mills(x0 + np.log(regular / calib) / sigma) / sigma
+            new, new_se, self.lerner_ = lerner_prior(e_reg, el_se * e_reg / el, regular, cost,
+                                                      np.isin(el_src, ("own", "given")))
+            el, el_se = np.minimum(el * new / e_reg, -val.MIN_ABS_ELASTICITY), new_se * el / e_reg
+            m, x0, sigma = val.marginal_from_rate(rate, el, self.conversion)
         self.item_ids_ = ids
         self.n_baskets_ = n
         self.n_periods_ = period_prices.shape[0]
@@ -275,31 +300,11 @@ class BundleDemandModel:
         self._pairs: dict[tuple[int, int], dict[str, Any]] = {}
         if pair_stats is not None and len(pair_stats):
             self._check_pair_stats(pair_stats)
+            if response_mode(self) == "pooled" and (prior := pool_responses(self, pair_stats)) is not None:
+                log.info("attach-rate response pooled over %d directions: %.2f %+.2f x attach level (sd %.2f)",
+                         prior["n_directions"], prior["intercept"], prior["slope"], prior["sd"])
         log.info("demand model: %d products over %d baskets, %d price period(s)", len(ids), n, self.n_periods_)
         return self
-
-    def _elasticities(self, ids: np.ndarray, table: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        el = np.full(len(ids), float(self.prior_elasticity))
-        se = np.full(len(ids), float(self.prior_elasticity_sd))
-        src = np.full(len(ids), "prior", dtype=object)
-        if table is None or not len(table):
-            return el, se, src
-        if "elasticity" not in table.columns or "product_id" not in table.columns:
-            raise DataValidationError("the elasticities table needs columns 'product_id', 'elasticity' (and "
-                                      "optionally 'se', 'source'); see bundles.elasticity.estimate_elasticities")
-        t = table.assign(product_id=table["product_id"].astype(str)).drop_duplicates("product_id")
-        t = t.set_index("product_id").reindex(ids)
-        have = t["elasticity"].notna().to_numpy()
-        e = t["elasticity"].to_numpy(float)
-        if (e[have] >= 0).any():
-            log.warning("%d non-negative elasticities clipped to -%.1f", int((e[have] >= 0).sum()),
-                        val.MIN_ABS_ELASTICITY)
-        el[have] = np.minimum(e[have], -val.MIN_ABS_ELASTICITY)
-        if "se" in t:
-            s = t["se"].to_numpy(float)
-            se[have] = np.where(np.isfinite(s[have]), s[have], self.prior_elasticity_sd)
-        src[have] = t["source"].to_numpy(object)[have] if "source" in t else "given"
-        return el, se, src
 
     def _prices_over_periods(self, code: int) -> np.ndarray:
         """The price of a product in every period (its calibration price where none was observed)."""
@@ -364,20 +369,7 @@ class BundleDemandModel:
             elasticity is 0; clearly positive means substitutes (a cut on A takes sales from B),
             which the model cannot price — see :meth:`substitutes`.
         """
-        i, j = self._codes((a, b))
-        pair = self._pair(int(i), int(j))
-        counts, _ = self._patterns(np.array([i, j]))
-        P = self.params_
-        r_a, r_b, r_ab = (counts[1] + counts[3]) / self.n_baskets_, (counts[2] + counts[3]) / self.n_baskets_, \
-            counts[3] / self.n_baskets_
-        q_a, q_b = ndtr(-P["x0"].iat[i]), ndtr(-P["x0"].iat[j])
-        excess = r_ab - r_a * r_b
-        need = pair["m_ab"] * q_a * q_b - r_a * r_b
-        return {"rate_a": float(r_a), "rate_b": float(r_b), "rate_ab": float(r_ab),
-                "m_a": float(P["market_share"].iat[i]), "m_b": float(P["market_share"].iat[j]),
-                "m_ab": pair["m_ab"], "rho": pair["rho"], "rho_sd": pair["rho_sd"],
-                "shared_need_share": float(np.clip(need / excess, 0, 1)) if excess > 0 else 0.0,
-                "cross_elasticity": pair["cross_elasticity"], "cross_se": pair["cross_se"]}
+        return pair_summary(self, a, b)
 
     def response(self, products: Sequence[str]) -> float:
         """Share of the model's bundle effect on shoppers not already buying everything that the data back.
@@ -510,8 +502,8 @@ class BundleDemandModel:
             raise ConfigError(f"costs has {cost.size} value(s) for {len(products)} products; give one per product")
         bp = np.asarray(bundle_prices, float).ravel()
         values, share = self._sample(codes, self._set_params(codes, None)[0], self.n_draws, self._rng(products, 0))
-        response = self.response(products)
-        base, with_b, take, all_b, first = val.mixed_bundle_choice(values, prices, cost, bp, response)
+        base, with_b, take, all_b, first = val.mixed_bundle_choice(values, prices, cost, bp,
+                                                                   response_weights(self, codes))
         out = pd.DataFrame({"bundle_price": bp, "discount": 1 - bp / prices.sum(),
                             "profit": 1000 * share * (with_b - base), "low": np.nan, "high": np.nan,
                             "take_rate": share * take, "attach_rate_without": all_b[0] / max(first[0], 1e-12),
@@ -535,11 +527,11 @@ class BundleDemandModel:
         """Bootstrap profit per 1,000 shoppers, shape (n_boot, len(bp)); the response drawn with its sd too."""
         draws = self._rng(products, 1)
         reps = np.empty((self.n_boot, len(bp)))
-        mean, sd = self.response(products), self._response_sd(products)
-        resp = np.clip(mean + sd * self._rng(products, 3).standard_normal(self.n_boot), 0.0, 1.0)
+        mean, sd = response_weights(self, codes), response_sd(self, codes)
+        noise = sd * self._rng(products, 3).standard_normal(self.n_boot)
         for r, par in enumerate(self._set_params(codes, self._rng(products, 2), self.n_boot)):
             values, share = self._sample(codes, par, self.n_boot_draws, draws)
-            base, with_b, *_ = val.mixed_bundle_choice(values, prices, cost, bp, float(resp[r]))
+            base, with_b, *_ = val.mixed_bundle_choice(values, prices, cost, bp, np.clip(mean + noise[r], 0, 1))
             reps[r] = 1000 * share * (with_b - base)
         return reps
 
@@ -561,12 +553,6 @@ class BundleDemandModel:
         reps = self._replicates(products, codes, prices, cost, bp)
         lo, mid = np.quantile(reps, [q, 0.5], axis=0)
         return point + lo - mid
-
-    def _response_sd(self, products: Sequence[str]) -> float:
-        codes = self._codes(products)
-        sds = [self._pair(int(codes[a]), int(codes[b]))["response_sd"]
-               for a in range(len(codes)) for b in range(a + 1, len(codes))]
-        return float(np.sqrt(np.mean(np.square(sds)))) if sds else 0.0
 
     def profit_curve(self, products: Sequence[str], discounts: Sequence[float] | np.ndarray,
                      costs: Sequence[float] | np.ndarray | None = None) -> pd.DataFrame:

@@ -50,6 +50,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from bundlewise.bundles import _valuation as val
 from bundlewise.errors import ConfigError, DataValidationError, allowed
 from bundlewise.ingest.warehouse import Warehouse
 
@@ -349,3 +350,32 @@ def price_panel_from_warehouse(wh: Warehouse, period: str = "week") -> pd.DataFr
         ORDER BY l.product_id, 2, 5""").df()
     df["promo"] = df["promo"].astype(np.int64)
     return df[["product_id", "period", "price", "quantity", "store_id", "category", "promo"]]
+
+
+def elasticities_for(ids: np.ndarray, table: pd.DataFrame | None, prior: float = PRIOR_ELASTICITY,
+                     prior_sd: float = PRIOR_ELASTICITY_SD) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Elasticity, standard error and source of each of ``ids`` from a table in the format of
+    :func:`estimate_elasticities` (``product_id, elasticity`` [, ``se``, ``source``]); products it lacks
+    take ``prior`` ± ``prior_sd`` (``source="prior"``), non-negative values are clipped to
+    ``-MIN_ABS_ELASTICITY`` of :mod:`bundlewise.bundles._valuation`, a table without ``source`` is ``"given"``."""
+    el = np.full(len(ids), float(prior))
+    se = np.full(len(ids), float(prior_sd))
+    src = np.full(len(ids), "prior", dtype=object)
+    if table is None or not len(table):
+        return el, se, src
+    if "elasticity" not in table.columns or "product_id" not in table.columns:
+        raise DataValidationError("the elasticities table needs columns 'product_id', 'elasticity' (and "
+                                  "optionally 'se', 'source'); see bundles.elasticity.estimate_elasticities")
+    t = table.assign(product_id=table["product_id"].astype(str)).drop_duplicates("product_id")
+    t = t.set_index("product_id").reindex(ids)
+    have = t["elasticity"].notna().to_numpy()
+    e = t["elasticity"].to_numpy(float)
+    if (e[have] >= 0).any():
+        log.warning("%d non-negative elasticities clipped to -%.1f", int((e[have] >= 0).sum()),
+                    val.MIN_ABS_ELASTICITY)
+    el[have] = np.minimum(e[have], -val.MIN_ABS_ELASTICITY)
+    if "se" in t:
+        s = t["se"].to_numpy(float)
+        se[have] = np.where(np.isfinite(s[have]), s[have], prior_sd)
+    src[have] = t["source"].to_numpy(object)[have] if "source" in t else "given"
+    return el, se, src

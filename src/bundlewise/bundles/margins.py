@@ -161,4 +161,70 @@ def fill_costs(catalog: pd.DataFrame, params: pd.DataFrame, *, assumed_margin_ra
     return out
 
 
-__all__ = ["MARGIN_BOUNDS", "MODEL_SD", "fill_costs", "read_margins"]
+LERNER_TAU_FLOOR = 0.15
+"""Smallest spread allowed between a product's elasticity and the one its margin implies: prices are set
+by people, near the optimum but never at it."""
+
+
+def lerner_prior(elasticity: np.ndarray, se: np.ndarray, price: np.ndarray, cost: np.ndarray,
+                 evidence: np.ndarray, tau_floor: float = LERNER_TAU_FLOOR) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Elasticities at the regular price combined with the ones the known margins imply (empirical Bayes).
+
+    A shop that prices near the profit optimum sets ``(p - c) / p ≈ -1 / e``, so with a cost column
+    each product's margin says what its elasticity should be, ``e_L = -p / (p - c)``. The panel
+    regression's estimate is noisy (its errors of ±0.3–0.7 decide whether a discount pays, since the
+    first-order gain of a price cut is ``margin · |e| − 1``), so the two are combined: the offset
+    ``b`` (shops pricing complements below the single-product optimum, say) and the spread ``tau``
+    of ``e − e_L`` across products are estimated from the products with both (``tau² = var(e − e_L)
+    − mean(se²)``, at least ``tau_floor²``), and each elasticity becomes the precision-weighted mean
+    of its own estimate and ``e_L + b``. A shop that prices far from the optimum shows a large
+    ``tau``, and its estimates keep their weight.
+
+    Parameters
+    ----------
+    elasticity, se : ndarray
+        Own-price elasticities at the regular price and their standard errors.
+    price, cost : ndarray
+        Regular prices and unit costs (NaN: unknown, left alone).
+    evidence : ndarray of bool
+        Products whose elasticity rests on their own price variation: only they inform ``b`` and
+        ``tau``. Every product with a cost and an ``se > 0`` is combined (a prior's large ``se``
+        leaves it mostly the Lerner value); ``se == 0`` means known exactly and is kept.
+
+    Returns
+    -------
+    (elasticity, se, info)
+        Combined values (unchanged where the cost is unknown) and ``{"n", "offset", "tau"}``.
+
+    Examples
+    --------
+    >>> e, s, info = lerner_prior(np.array([-3.0, -1.0, -2.0, -1.5]), np.array([0.5, 0.5, 0.5, 0.0]),
+    ...                           np.array([10.0, 10.0, 10.0, 10.0]), np.array([5.0, 5.0, np.nan, 5.0]),
+    ...                           np.array([True, True, True, True]))
+    >>> bool(-3.0 < e[0] < -2.0 and -2.0 < e[1] < -1.0), float(e[2]), float(e[3])
+    (True, -2.0, -1.5)
+    """
+    elasticity, se = np.asarray(elasticity, float).copy(), np.asarray(se, float).copy()
+    ok = np.isfinite(cost) & np.isfinite(price) & (price > cost) & (cost >= 0) & np.isfinite(elasticity)
+    if not ok.any():
+        return elasticity, se, {"n": 0, "offset": 0.0, "tau": float("nan")}
+    e_l = np.full(len(price), np.nan)
+    e_l[ok] = -price[ok] / (price[ok] - cost[ok])
+    both = ok & evidence & np.isfinite(se) & (se > 0)
+    offset, tau2 = 0.0, tau_floor ** 2
+    if both.sum() >= 3:
+        d = elasticity[both] - e_l[both]
+        w = 1 / se[both] ** 2
+        offset = float((w * d).sum() / w.sum())
+        tau2 = max(float(np.var(d)) - float(np.mean(se[both] ** 2)), tau_floor ** 2)
+    prior = e_l + offset
+    upd = ok & np.isfinite(se) & (se > 0)  # an se of 0 is a value known exactly: kept
+    prec = 1 / se[upd] ** 2 + 1 / tau2
+    elasticity[upd] = (elasticity[upd] / se[upd] ** 2 + prior[upd] / tau2) / prec
+    se[upd] = 1 / np.sqrt(prec)
+    log.info("elasticities: %d combined with the margins' Lerner values (offset %+.2f, spread %.2f)",
+             int(ok.sum()), offset, np.sqrt(tau2))
+    return np.minimum(elasticity, -0.05), se, {"n": int(both.sum()), "offset": offset, "tau": float(np.sqrt(tau2))}
+
+
+__all__ = ["LERNER_TAU_FLOOR", "MARGIN_BOUNDS", "MODEL_SD", "fill_costs", "lerner_prior", "read_margins"]

@@ -20,7 +20,7 @@ from bundlewise.text.jobs import with_embeddings
 
 log = logging.getLogger(__name__)
 
-TEXT_MODELS = ("text", "rerank")  # the ranker reads text similarity among its features
+TEXT_MODELS = ("text", "text-lora", "rerank")  # the ranker reads text similarity among its features
 
 
 @dataclass

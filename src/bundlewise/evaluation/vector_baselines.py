@@ -180,3 +180,78 @@ class TextCosine(DenseRecommender):
         full[pos], has[pos] = vectors, True
         self.item_ids_, self.vectors_, self.has_vector_ = ids, normalize_rows(full), has
         return self
+
+
+class TextLoRA(DenseRecommender):
+    """Text cosine after LoRA fine-tuning on the fit baskets' co-purchased pairs ("bought together").
+
+    ``fit`` builds pairs from the baskets it is given only (training, or training + validation for the
+    test: never the scored block), fine-tunes a copy of ``encoder`` with
+    :class:`~bundlewise.text.finetune.EncoderFineTuner`, encodes every catalogue text with it and ranks by
+    cosine like :class:`TextCosine`. A cold product has no pair, but its text is read by the tuned
+    encoder. The catalogue's ``embedding`` column (plain vectors) is ignored.
+
+    Parameters
+    ----------
+    encoder : ProductEncoder, optional
+        The base encoder (copied, never changed); default ``ProductEncoder()``.
+    max_pairs, epochs, r, batch_size, lr, min_count : see :class:`~bundlewise.text.finetune.EncoderFineTuner`
+        and :func:`~bundlewise.text.finetune.copurchase_pairs`.
+    time_budget_s : float, optional
+        Fine-tuning stops after this many seconds.
+    random_state : int
+
+    Attributes
+    ----------
+    tuner_ : EncoderFineTuner
+        The fitted adapter (``seconds_``, ``pairs_seen_``, ``loss_history_``).
+    encoder_ : ProductEncoder
+        The tuned copy (``model_id_`` ends in ``;lora=<id>``).
+    """
+
+    def __init__(self, encoder: Any = None, max_pairs: int = 20_000, epochs: int = 1, r: int = 8,
+                 batch_size: int = 32, lr: float = 2e-4, min_count: int = 1, time_budget_s: float | None = 900.0,
+                 random_state: int = 0):
+        self.encoder = encoder
+        self.max_pairs = max_pairs
+        self.epochs = epochs
+        self.r = r
+        self.batch_size = batch_size
+        self.lr = lr
+        self.min_count = min_count
+        self.time_budget_s = time_budget_s
+        self.random_state = random_state
+
+    def fit(self, baskets: Baskets, catalog: pd.DataFrame | None = None) -> TextLoRA:
+        import copy
+
+        from bundlewise.text import ProductEncoder, product_texts
+        from bundlewise.text.finetune import EncoderFineTuner, copurchase_pairs
+
+        if catalog is None:
+            raise ConfigError("TextLoRA needs a catalogue with product texts (fit(baskets, catalog=...))")
+        ids = catalog_ids(baskets, catalog)
+        texts = product_texts(catalog)
+        cat_ids = catalog["product_id"].astype(str).to_numpy()
+        base = self.encoder if self.encoder is not None else ProductEncoder()
+        if not hasattr(base, "model_"):
+            base.fit(texts)
+        pairs, _ = copurchase_pairs(baskets.to_lists(), dict(zip(cat_ids, texts, strict=True)),
+                                    max_pairs=self.max_pairs, min_count=self.min_count, seed=self.random_state)
+        if len(pairs) < 2:
+            raise ConfigError(f"TextLoRA found {len(pairs)} co-purchased pair(s) with distinct texts in "
+                              f"{baskets.n_baskets:,} baskets; it needs at least 2 (lower min_count={self.min_count})")
+        text_of = dict(zip(cat_ids, texts, strict=True))
+        tuner = EncoderFineTuner(r=self.r, alpha=2 * self.r, epochs=self.epochs, batch_size=self.batch_size,
+                                 lr=self.lr, max_pairs=self.max_pairs, time_budget_s=self.time_budget_s,
+                                 seed=self.random_state)
+        tuner.fit(base, [text_of[a] for a in pairs[:, 0]], [text_of[b] for b in pairs[:, 1]])
+        encoder = tuner.apply(copy.deepcopy(base))
+        vectors = encoder.encode(texts)
+        full = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
+        has = np.zeros(len(ids), dtype=bool)
+        pos = np.searchsorted(ids.astype(str), cat_ids)
+        full[pos], has[pos] = vectors, True
+        self.item_ids_, self.vectors_, self.has_vector_ = ids, normalize_rows(full), has
+        self.tuner_, self.encoder_ = tuner, encoder
+        return self

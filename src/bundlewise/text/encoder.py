@@ -174,11 +174,24 @@ class ProductEncoder:
     def torch_modules(self) -> tuple[Any, Any]:
         """``(tokenizer, torch model)`` for fine-tuning (e.g. LoRA with peft); the model is shared, not copied.
 
-        Texts given to the tokenizer must be prepared like ``encode`` does: lower-cased when :attr:`lowercase_`
-        and prefixed with :attr:`prefix_` (``"query: "`` for E5).
+        Texts given to the tokenizer must be prepared like ``encode`` does (:meth:`prepare`): lower-cased when
+        :attr:`lowercase_` and prefixed with :attr:`prefix_` (``"query: "`` for E5). See
+        :class:`bundlewise.text.finetune.EncoderFineTuner`.
         """
         self._check_fitted()
         return self.tokenizer_, self.model_
+
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        """The model inputs of ``texts`` as :meth:`encode` builds them (fine-tuning must read the same).
+
+        Whitespace runs collapse to one space, texts are lower-cased when :attr:`lowercase_` and get
+        :attr:`prefix_` (``"query: "`` for E5).
+        """
+        self._check_fitted()
+        out = [" ".join(t.split()) for t in texts]  # tabs, newlines, runs of spaces: one space
+        if self.lowercase_:
+            out = [t.lower() for t in out]
+        return [self.prefix_ + t for t in out]
 
     # --------------------------------------------------------------- encode
     def encode(self, texts: Sequence[str], progress: Progress = NULL_PROGRESS) -> np.ndarray:
@@ -203,10 +216,7 @@ class ProductEncoder:
             self.fit(texts)
         if not texts:
             return np.zeros((0, self.dim_), dtype=np.float32)
-        texts = [" ".join(t.split()) for t in texts]  # tabs, newlines, runs of spaces: one space
-        if self.lowercase_:
-            texts = [t.lower() for t in texts]
-        ids = self.tokenizer_([self.prefix_ + t for t in texts], truncation=True, max_length=self.max_length,
+        ids = self.tokenizer_(self.prepare(texts), truncation=True, max_length=self.max_length,
                               add_special_tokens=True, return_attention_mask=False,
                               return_token_type_ids=False)["input_ids"]
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from bundlewise.bundles import _valuation as val
+from bundlewise.errors import UnknownProductError
 
 RHO_GRID = np.round(np.linspace(-0.8, 0.95, 36), 4)
 
@@ -124,7 +125,7 @@ def apply_response(model: Any, pair: dict[str, Any]) -> None:
 def pool_responses(model: Any, pair_stats: Any, n_pairs: int = POOL_PAIRS) -> dict[str, float] | None:
     """Fit the pooled response prior on the most co-purchased pairs and re-apply it to every cached pair.
 
-    Per direction ``d`` of these pairs, the raw slope ratio ``r_d`` (clipped to [-2, 3]) with precision
+    Per direction ``d`` of these pairs, the raw slope ratio ``r_d`` (clipped to [-1, 2]) with precision
     ``pi_d``; a random-effects regression ``r_d = a + b * level_d + u`` (``u ~ N(0, tau^2)``, weights
     ``1 / (tau^2 + 1 / pi_d)``, ``tau`` from the Birge ratio) on the attach level. None (the per-pair
     prior stays) with fewer than 12 directions.
@@ -134,31 +135,54 @@ def pool_responses(model: Any, pair_stats: Any, n_pairs: int = POOL_PAIRS) -> di
     for a, b in zip(top["item_a"].astype(str), top["item_b"].astype(str), strict=True):
         try:
             i, j = sorted(int(c) for c in model._codes((a, b)))
-        except Exception:  # noqa: BLE001 - a pair of products outside the baskets: nothing to learn from
+        except UnknownProductError:  # a pair of products outside the baskets: nothing to learn from
             continue
         if i == j:
             continue
         rows += [(d["ratio"], d["precision"], d["level"]) for d in pair_posterior(model, i, j)["directions"]]
+    prior = pooled_prior(rows)
+    if prior is None:
+        return None
+    model.response_prior_ = prior
+    for pair in model._pairs.values():
+        apply_response(model, pair)
+    return prior
+
+
+def pooled_prior(rows: list[tuple[float, float, float]], floor: float | None = None) -> dict[str, float] | None:
+    """The random-effects line through per-direction ``(ratio, precision, attach level)`` rows.
+
+    ``ratio = a + b * level + u`` with ``u ~ N(0, tau^2)``: weights ``1 / (tau^2 + 1 / precision)``,
+    ``tau`` by the Birge-ratio fixed point (at least ``floor``, default :data:`POOL_SD_FLOOR`); ratios
+    clipped to [-1, 2] first, so that one pair whose model slope is near 0 cannot tilt the line.
+    None with fewer than 12 rows.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> level = rng.uniform(0.05, 0.7, 400)
+    >>> rows = list(zip(0.9 - 0.8 * level + rng.normal(0, 0.1, 400), np.full(400, 100.0), level))
+    >>> p = pooled_prior(rows)
+    >>> round(p["intercept"], 1), round(p["slope"], 1), p["n_directions"]
+    (0.9, -0.8, 400)
+    """
     if len(rows) < 12:
         return None
+    floor = POOL_SD_FLOOR if floor is None else floor
     r, prec, level = (np.array(c, float) for c in zip(*rows, strict=True))
-    r = np.clip(r, -2.0, 3.0)
+    r = np.clip(r, -1.0, 2.0)
     x = np.column_stack([np.ones(len(r)), level])
     tau2 = 0.1
     for _ in range(50):
         w = 1.0 / (tau2 + 1.0 / np.maximum(prec, 1e-9))
         beta = np.linalg.lstsq(x * np.sqrt(w)[:, None], r * np.sqrt(w), rcond=None)[0]
         q = float((w * (r - x @ beta) ** 2).sum())
-        new = max(tau2 * q / max(len(r) - 2, 1), POOL_SD_FLOOR ** 2)
+        new = max(tau2 * q / max(len(r) - 2, 1), floor ** 2)
         if abs(new - tau2) < 1e-6:
             break
         tau2 = new
-    prior = {"intercept": float(beta[0]), "slope": float(beta[1]), "sd": float(np.sqrt(tau2)),
-             "level": float(np.average(level, weights=w)), "n_directions": len(r)}
-    model.response_prior_ = prior
-    for pair in model._pairs.values():
-        apply_response(model, pair)
-    return prior
+    return {"intercept": float(beta[0]), "slope": float(beta[1]), "sd": float(np.sqrt(tau2)),
+            "level": float(np.average(level, weights=w)), "n_directions": len(r)}
 
 
 def pair_summary(model: Any, a: str, b: str) -> dict[str, float]:

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from bundlewise.bundles.candidates import CANDIDATE_COLUMNS, generate_candidates
+from bundlewise.bundles.jobs import BundlePlanConfig, _candidates
 from bundlewise.errors import ConfigError
 from bundlewise.mining import Baskets, CoPurchaseStats
+from bundlewise.progress import NULL_PROGRESS
 
 # camping: tent, pegs, lamp go together; breakfast: milk, cereal; soap alone
 LISTS = ([["tent", "pegs", "lamp"]] * 6 + [["tent", "pegs"]] * 4 + [["lamp"]] * 2 + [["milk", "cereal"]] * 8
@@ -96,3 +98,31 @@ def test_only_catalog_products_and_errors() -> None:
         generate_candidates(object(), CATALOG)
     empty = generate_candidates(STATS, CATALOG.iloc[:0])
     assert empty.empty and empty.columns.tolist() == list(CANDIDATE_COLUMNS)
+
+
+def test_a_share_of_the_candidates_comes_from_the_pairs_bought_together_most_often() -> None:
+    """Milk and bread are in most baskets, together about as often as chance; two rare pairs are strongly
+    associated. A lift ranking alone never proposes milk + bread, the volume share does."""
+    rng = np.random.default_rng(0)
+    lists = []
+    for i in range(3000):
+        b = [p for p, share in (("milk", 0.6), ("bread", 0.5)) if rng.random() < share]
+        if i % 40 == 0:
+            b += ["tent", "pegs"]
+        if i % 45 == 1:
+            b += ["jam", "scones"]
+        lists.append(b or ["water"])
+    baskets = Baskets.from_lists(lists)
+    stats = CoPurchaseStats(min_count=20, metric="shrunk_lift").fit(baskets)
+    catalog = pd.DataFrame({"product_id": ["bread", "jam", "milk", "pegs", "scones", "tent", "water"]})
+    frequent = catalog["product_id"]
+
+    def bundle_ids(share: float) -> set[str]:
+        cfg = BundlePlanConfig(max_candidates=2, max_size=2, volume_share=share)
+        return set(_candidates(stats, catalog, stats.pair_stats(), baskets, frequent, cfg, None,
+                               NULL_PROGRESS)["bundle_id"])
+
+    assert bundle_ids(0.0) == {"pegs+tent", "jam+scones"}
+    assert "bread+milk" in bundle_ids(0.5) and "pegs+tent" in bundle_ids(0.5)
+    with pytest.raises(ConfigError, match="volume_share"):
+        BundlePlanConfig(volume_share=1.5)

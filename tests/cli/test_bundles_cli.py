@@ -133,3 +133,17 @@ def test_margins_file_and_minimum_step(db: str, tmp_path: Path) -> None:
     stove = [r for r in rows if "stove" in r["products"] and r["stage"] != "business rules"]
     assert stove and all(r["margin_source"] in ("given", "cost") for r in stove)  # the stove has no cost
     assert all(r["discount"] >= 0.1 - 1e-9 for r in rows if r.get("discount") is not None)
+
+
+@pytest.mark.slow
+def test_when_nothing_is_worth_running_the_closest_candidates_are_listed_with_why(db: str) -> None:
+    # a 90 % margin floor leaves no discount feasible: every candidate is left out, with its reason
+    result = runner.invoke(app, ["--db", db, "-q", "bundles", "--min-count", "10", "--margin-floor", "0.9",
+                                 "--top", "4"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "0 bundles chosen" in result.output and "no bundle is worth running" in result.output
+    for header in ("names", "margin /1k [90%]", "why left out"):
+        assert header in result.output
+    assert "margin floor" in result.output
+    listed = [line for line in result.output.splitlines() if line.strip()[:2] in {"1 ", "2 ", "3 ", "4 "}]
+    assert len(listed) == 4  # --top rows, each a candidate

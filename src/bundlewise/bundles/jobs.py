@@ -60,6 +60,9 @@ class BundlePlanConfig(_ConfigBase):
         Ranking of partners (a :class:`~bundlewise.mining.CoPurchaseStats` metric).
     top_k : int
         Partners per product; ``max_size`` 3 adds triples; ``max_candidates`` keeps the best.
+    volume_share : float
+        Share of ``max_candidates`` chosen by co-purchase count instead of ``metric`` (0.5; see
+        :func:`_candidates`: the bundles that pay are often not the most associated).
     period : {"day", "week", "month"}
         Price periods of the elasticity panel and of the demand model's price variation.
     prior_mean, prior_sd : float
@@ -88,6 +91,7 @@ class BundlePlanConfig(_ConfigBase):
     top_k: int = 10
     max_size: int = 3
     max_candidates: int | None = 200
+    volume_share: float = 0.5
     period: str = "week"
     prior_mean: float = PRIOR_ELASTICITY  # -2.5: why, see that constant
     prior_sd: float = PRIOR_ELASTICITY_SD
@@ -108,6 +112,9 @@ class BundlePlanConfig(_ConfigBase):
             raise ConfigError(f"min_count is {self.min_count!r}; it must be an integer >= 1")
         if self.max_candidates is not None and self.max_candidates < 1:
             raise ConfigError(f"max_candidates is {self.max_candidates}; it must be >= 1 or None")
+        if not 0 <= self.volume_share <= 1:
+            raise ConfigError(f"volume_share is {self.volume_share!r}; it must be in [0, 1] (0: candidates by "
+                              "the metric only)")
         for name, cls in _NESTED.items():
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"{name} must be a {cls.__name__} (or a dict of its keys in from_dict)")
@@ -227,10 +234,7 @@ def plan_bundles(wh: Warehouse, config: BundlePlanConfig | None = None, *, model
         pair_stats = stats.pair_stats()
     clock.lap("pairs")
     frequent = catalog.loc[catalog["n_orders"] >= cfg.min_count, "product_id"]
-    candidates = generate_candidates(stats, catalog, pair_stats=pair_stats, top_k=cfg.top_k, max_size=cfg.max_size,
-                                     min_count=cfg.min_count, model_scorer=model_scorer,
-                                     baskets=baskets, max_candidates=cfg.max_candidates, products=frequent,
-                                     progress=progress)
+    candidates = _candidates(stats, catalog, pair_stats, baskets, frequent, cfg, model_scorer, progress)
     if candidates.empty:
         raise ConfigError(f"no product pair is bought together in >= {cfg.min_count} of the {baskets.n_baskets:,} "
                           "baskets; lower min_count (bundles --min-count) or load more orders")
@@ -395,6 +399,30 @@ def _chain_prices(panel: pd.DataFrame) -> pd.DataFrame:
     out = g[["revenue", "quantity"]].sum().reset_index()
     out["price"] = out["revenue"] / out["quantity"]
     return out[["product_id", "period", "price"]]
+
+
+def _candidates(stats: CoPurchaseStats, catalog: pd.DataFrame, pair_stats: pd.DataFrame, baskets: Any,
+                frequent: pd.Series, cfg: BundlePlanConfig, model_scorer: Any, progress: Progress) -> pd.DataFrame:
+    """Candidates by the plan's metric, and a ``volume_share`` of them by how often pairs are bought together.
+
+    Association (lift) finds pairs bought together more than chance: often variants of one product and
+    complements whose buyers already take both, where a discount mostly subsidises what happens anyway.
+    Mixed bundling earns most on pairs bought often but not always together (on the independent markets
+    of ``bench/markets`` the clairvoyant's best bundles were such pairs), which a lift ranking leaves out
+    of a large catalogue.
+    """
+    n_volume = 0 if cfg.max_candidates is None else int(round(cfg.max_candidates * cfg.volume_share))
+    kw = dict(pair_stats=pair_stats, top_k=cfg.top_k, max_size=cfg.max_size, min_count=cfg.min_count,
+              model_scorer=model_scorer, baskets=baskets, products=frequent, progress=progress)
+    if cfg.max_candidates is None or n_volume == 0 or cfg.metric == "count":
+        return generate_candidates(stats, catalog, max_candidates=cfg.max_candidates, **kw)
+    by_metric = generate_candidates(stats, catalog, max_candidates=cfg.max_candidates - n_volume, **kw)
+    by_volume = generate_candidates(stats.with_metric("count"), catalog, max_candidates=n_volume, **kw)
+    both = pd.concat([by_metric, by_volume[~by_volume["bundle_id"].isin(set(by_metric["bundle_id"]))]],
+                     ignore_index=True)
+    log.info("candidates: %d by %s, %d more by co-purchase count", len(by_metric), cfg.metric,
+             len(both) - len(by_metric))
+    return both
 
 
 def _complete(elasticities: pd.DataFrame, products: list[str], catalog: pd.DataFrame,

@@ -16,7 +16,7 @@ from bundlewise.bundles.jobs import BundlePlanConfig
 from bundlewise.bundles.portfolio import PortfolioConstraints
 from bundlewise.bundles.pricing import PricingConstraints
 from bundlewise.cli._console import open_warehouse, out, progress
-from bundlewise.cli._render import plain, safe
+from bundlewise.cli._render import plain
 from bundlewise.outputs import HTML_SUFFIXES, atomic_write, check_output, clean_terminal, neutralise_frame, write_text
 
 OUTPUT_SUFFIXES = (".csv", ".json")
@@ -37,6 +37,8 @@ PriceEnding = Annotated[float | None, typer.Option("--price-ending", help="Bundl
 CategoryCap = Annotated[int | None, typer.Option("--category-cap", help="Bundles touching any one category.")]
 BrandCap = Annotated[int | None, typer.Option("--brand-cap", help="Bundles touching any one brand.")]
 MaxCandidates = Annotated[int, typer.Option("--max-candidates", help="Best-scored candidates priced.")]
+VolumeShare = Annotated[float, typer.Option("--volume-share", help="Share of the candidates chosen by how often "
+                                                                   "pairs are bought together (the rest by lift).")]
 MaxSize = Annotated[int, typer.Option("--max-size", help="Products per bundle: 2, or 3 to add triples.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed of the demand simulation.")]
 AllowOtherData = Annotated[bool, typer.Option("--allow-other-data", help="Use a --pair-model trained on other "
@@ -69,6 +71,7 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("max_free_share", MaxFreeShare, _PRICING.max_free_share), ("risk", RiskOpt, _PRICING.risk_quantile),
     ("infer_margins", InferMargins, _PLAN.infer_margins), ("category_cap", CategoryCap, _PORTFOLIO.category_cap),
     ("brand_cap", BrandCap, _PORTFOLIO.brand_cap), ("max_candidates", MaxCandidates, _PLAN.max_candidates),
+    ("volume_share", VolumeShare, _PLAN.volume_share),
     ("max_size", MaxSize, _PLAN.max_size), ("seed", Seed, _PLAN.random_state), ("pair_model", PairModelOpt, None),
     ("allow_other_data", AllowOtherData, False),
 )
@@ -102,6 +105,7 @@ def _config(o: dict[str, Any]) -> Any:
         read_margins(o["margins"])
     return BundlePlanConfig(
         min_count=o["min_count"], max_candidates=o["max_candidates"], max_size=o["max_size"], random_state=o["seed"],
+        volume_share=o["volume_share"],
         infer_margins=o["infer_margins"], margins_file=str(o["margins"]) if o["margins"] is not None else None,
         pricing=PricingConstraints(max_discount=max_discount, margin_floor=o["margin_floor"],
                                    price_ending=o["price_ending"], discount_grid_step=min(0.01, max_discount),
@@ -210,10 +214,21 @@ def bundles_cmd(
         if len(sel) > top:
             out.print(f"… and {len(sel) - top} more (--top N, or --output FILE for all)")
     elif len(plan.priced):
-        best = plan.priced.sort_values("incremental_profit", ascending=False).head(3)
-        out.print("no bundle is expected to add margin; the closest:")
-        for r in best.itertuples():
-            out.print(f"  {safe(' + '.join(r.names))}: {safe(r.reason)}")
+        # nothing to run: say so, and show what came closest and why each was left out (a merchandiser
+        # reads this as the answer, so the names are the table's first column and never cut)
+        best = plan.priced.sort_values(["incremental_profit", "bundle_id"], ascending=[False, True],
+                                       na_position="last").head(min(top, 10))
+        out.print("no bundle is worth running; the closest candidates and why each was left out:")
+        t = Table("#", "names", "off", "margin /1k [90%]", "n_ab", "lift", "why left out", box=None, pad_edge=False)
+        t.columns[1].overflow = t.columns[6].overflow = "fold"
+        for i, r in enumerate(best.itertuples(), start=1):
+            off = f"{r.discount:.0%}" if math.isfinite(r.discount) else "—"
+            margin = (f"{r.incremental_profit:.2f} [{_fmt(r.profit_low)}, {_fmt(r.profit_high)}]"
+                      if math.isfinite(r.incremental_profit) else "—")
+            kind = " (multi-buy)" if r.deal_type == "multi-buy" else ""
+            t.add_row(str(i), plain(" + ".join(r.names)) + kind, off, margin, f"{r.n_ab:,}", _fmt(r.lift),
+                      plain(str(r.reason)))
+        out.print(t)
     if output is not None:
         n = write_table(plan, output, everything=everything)
         out.print(f"wrote {n:,} bundles to {output}")

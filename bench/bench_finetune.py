@@ -28,7 +28,8 @@ def _cell(res, group: str, metric: str = "recall@10") -> str:
     return f"{row.value:.4f} [{row.low:.4f}, {row.high:.4f}]"
 
 
-def run(name: str, max_pairs: int, time_budget: float, epochs: int, min_count: int = 1, seed: int = 0) -> str:
+def run(name: str, max_pairs: int, time_budget: float, epochs: int, min_count: int = 1, seed: int = 0,
+        lr: float = 2e-4) -> str:
     from bench.bench_eval import dataset_warehouse
     from bundlewise.config import EvalConfig
     from bundlewise.evaluation.evaluate import evaluate
@@ -52,13 +53,14 @@ def run(name: str, max_pairs: int, time_budget: float, epochs: int, min_count: i
     split = temporal_split(baskets, catalog, config)
     before = evaluate(TextCosine(encoder), split, "test", name="text")
     lora = TextLoRA(encoder, max_pairs=max_pairs, epochs=epochs, min_count=min_count, time_budget_s=time_budget,
-                    random_state=seed)
+                    random_state=seed, lr=lr)
     after = evaluate(lora, split, "test", name="text-lora")
     tuner = lora.tuner_
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     record = {
         "dataset": name, "split": {k: str(v) for k, v in split.describe().items()}, "encoder": model_id,
-        "tuned_encoder": lora.encoder_.model_id_, "max_pairs": max_pairs, "epochs": epochs, "min_count": min_count,
+        "tuned_encoder": lora.encoder_.model_id_, "max_pairs": max_pairs, "epochs": epochs, "lr": lr,
+        "min_count": min_count,
         "time_budget_s": time_budget, "n_pairs": tuner.n_pairs_, "pairs_seen": tuner.pairs_seen_,
         "epochs_done": tuner.epochs_done_, "finetune_s": tuner.seconds_,
         "pairs_per_s": tuner.pairs_seen_ / tuner.seconds_, "text_lora_fit_s": after.fit_seconds,
@@ -68,7 +70,8 @@ def run(name: str, max_pairs: int, time_budget: float, epochs: int, min_count: i
         "results": {res.model: res.metrics.to_dict(orient="records") for res in (before, after)},
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}-min{min_count}.json").write_text(json.dumps(record, indent=1, default=str))
+    stem = f"{name}-min{min_count}" + ("" if lr == 2e-4 else f"-lr{lr:g}")
+    (OUT / f"{stem}.json").write_text(json.dumps(record, indent=1, default=str))
     n_ev = {g: int(before.metrics[before.metrics.group == g].n_events.max()) for g in ("warm", "cold")}
     lines = [f"### {name}, pairs seen in >= {min_count} fit basket(s) (test block; {n_ev['cold']:,} cold and "
              f"{n_ev['warm']:,} warm events)", "",
@@ -90,10 +93,11 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=600.0, help="fine-tuning seconds at most")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--min-count", type=int, default=1, help="pairs seen in fewer fit baskets are left out")
+    parser.add_argument("--lr", type=float, default=2e-4, help="the adapters' learning rate")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for name in args.datasets:
-        print(run(name, args.max_pairs, args.time_budget, args.epochs, args.min_count), flush=True)
+        print(run(name, args.max_pairs, args.time_budget, args.epochs, args.min_count, lr=args.lr), flush=True)
 
 
 if __name__ == "__main__":

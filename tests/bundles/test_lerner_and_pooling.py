@@ -128,7 +128,7 @@ def test_the_pooled_prior_follows_the_attach_level_of_many_pairs() -> None:
     assert prior["sd"] == pytest.approx(0.2, abs=0.04) and prior["n_directions"] == 600
     tilted = pooled_prior(rows + [(400.0, 50.0, 0.7)])
     assert abs(tilted["slope"] - prior["slope"]) < 0.05 and abs(tilted["intercept"] - prior["intercept"]) < 0.02
-    assert pooled_prior(rows[:11]) is None
+    assert pooled_prior(rows[:29]) is None and pooled_prior(rows[:30]) is not None
 
 
 def test_a_pair_with_little_evidence_is_shrunk_toward_the_pooled_line() -> None:
@@ -136,7 +136,7 @@ def test_a_pair_with_little_evidence_is_shrunk_toward_the_pooled_line() -> None:
     baskets, catalog, prices = _attach_shop(a_buyers_respond=True)
     model = BundleDemandModel(n_draws=5_000, n_boot=0).fit(baskets, catalog, el, prices=prices)
     pair = model._pair(*model._codes(("a", "b")))
-    own = pair["response_dirs"]  # one pair, fewer than 12 directions: no pooled prior, shrunk toward 1
+    own = pair["response_dirs"]  # one pair, too few directions for a pooled prior: shrunk toward 1
     assert getattr(model, "response_prior_", None) is None
     model.response_prior_ = {"intercept": 0.2, "slope": 0.0, "sd": 0.1, "level": 0.3, "n_directions": 100}
     apply_response(model, pair)
@@ -150,3 +150,19 @@ def test_a_response_mode_outside_the_list_is_refused() -> None:
     baskets, catalog, prices = _attach_shop(a_buyers_respond=True)
     with pytest.raises(ConfigError, match="calibrate_response"):
         BundleDemandModel(calibrate_response="sometimes").fit(baskets, catalog)
+
+
+def test_margins_that_miss_the_elasticities_on_average_are_trusted_less() -> None:
+    """Six products of a shop that does not price at the optimum: every elasticity is about -1, while the
+    margins (25-65 %) imply -1.3 to -2.9. Six noisy estimates cannot measure the spread, but their mean
+    offset says the margins are a poor guide, so the estimates keep most of their weight."""
+    price = np.full(6, 10.0)
+    cost = np.array([3.5, 4.5, 5.5, 6.5, 7.0, 7.5])  # Lerner values -1.54 ... -4.0
+    est = -1.0 + np.array([0.1, -0.1, 0.05, -0.05, 0.0, 0.02])
+    se = np.full(6, 0.5)
+    new, _, info = lerner_prior(est, se, price, cost, np.ones(6, bool))
+    assert info["offset"] > 1.0 and info["tau"] >= info["offset"]
+    assert np.abs(new + 1.0).max() < 0.3  # the estimates stay near the truth
+    floor_only = (est / se ** 2 + (-price / (price - cost) + info["offset"]) / LERNER_TAU_FLOOR ** 2) / (
+        1 / se ** 2 + 1 / LERNER_TAU_FLOOR ** 2)
+    assert np.abs(floor_only + 1.0).max() > 0.5  # what trusting the margins at the floor would have done

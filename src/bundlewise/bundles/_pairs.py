@@ -87,6 +87,8 @@ def pair_posterior(model: Any, i: int, j: int) -> dict[str, Any]:
 RESPONSE_MODES = ("pooled", "pair", "off")
 POOL_PAIRS = 300
 """Pairs (the most bought together) whose attach-rate slopes inform the pooled response prior."""
+POOL_MIN_DIRECTIONS = 30
+"""Fewest pair directions with price variation for a pooled prior (else each pair is shrunk toward 1)."""
 POOL_SD_FLOOR = 0.1
 """Smallest spread of the pooled prior: on the independent markets the between-pair spread the Birge
 ratio estimates is below 0.05 (noise explains it all), which would let no pair's own slopes count."""
@@ -128,7 +130,7 @@ def pool_responses(model: Any, pair_stats: Any, n_pairs: int = POOL_PAIRS) -> di
     Per direction ``d`` of these pairs, the raw slope ratio ``r_d`` (clipped to [-1, 2]) with precision
     ``pi_d``; a random-effects regression ``r_d = a + b * level_d + u`` (``u ~ N(0, tau^2)``, weights
     ``1 / (tau^2 + 1 / pi_d)``, ``tau`` from the Birge ratio) on the attach level. None (the per-pair
-    prior stays) with fewer than 12 directions.
+    prior stays) with fewer than :data:`POOL_MIN_DIRECTIONS` directions.
     """
     top = pair_stats.sort_values(["n_ab", "item_a", "item_b"], ascending=[False, True, True]).head(n_pairs)
     rows = []
@@ -155,7 +157,8 @@ def pooled_prior(rows: list[tuple[float, float, float]], floor: float | None = N
     ``ratio = a + b * level + u`` with ``u ~ N(0, tau^2)``: weights ``1 / (tau^2 + 1 / precision)``,
     ``tau`` by the Birge-ratio fixed point (at least ``floor``, default :data:`POOL_SD_FLOOR`); ratios
     clipped to [-1, 2] first, so that one pair whose model slope is near 0 cannot tilt the line.
-    None with fewer than 12 rows.
+    None with fewer than :data:`POOL_MIN_DIRECTIONS` rows (a line through a handful of noisy slopes
+    would be trusted more than each of them).
 
     Examples
     --------
@@ -166,7 +169,7 @@ def pooled_prior(rows: list[tuple[float, float, float]], floor: float | None = N
     >>> round(p["intercept"], 1), round(p["slope"], 1), p["n_directions"]
     (0.9, -0.8, 400)
     """
-    if len(rows) < 12:
+    if len(rows) < POOL_MIN_DIRECTIONS:
         return None
     floor = POOL_SD_FLOOR if floor is None else floor
     r, prec, level = (np.array(c, float) for c in zip(*rows, strict=True))

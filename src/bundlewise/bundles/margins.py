@@ -176,9 +176,9 @@ def lerner_prior(elasticity: np.ndarray, se: np.ndarray, price: np.ndarray, cost
     first-order gain of a price cut is ``margin · |e| − 1``), so the two are combined: the offset
     ``b`` (shops pricing complements below the single-product optimum, say) and the spread ``tau``
     of ``e − e_L`` across products are estimated from the products with both (``tau² = var(e − e_L)
-    − mean(se²)``, at least ``tau_floor²``), and each elasticity becomes the precision-weighted mean
-    of its own estimate and ``e_L + b``. A shop that prices far from the optimum shows a large
-    ``tau``, and its estimates keep their weight.
+    − mean(se²)``, at least ``tau_floor²`` and ``b²``), and each elasticity becomes the
+    precision-weighted mean of its own estimate and ``e_L + b``. A shop that prices far from the
+    optimum shows a large ``tau`` or ``b``, and its estimates keep their weight.
 
     Parameters
     ----------
@@ -216,7 +216,9 @@ def lerner_prior(elasticity: np.ndarray, se: np.ndarray, price: np.ndarray, cost
         d = elasticity[both] - e_l[both]
         w = 1 / se[both] ** 2
         offset = float((w * d).sum() / w.sum())
-        tau2 = max(float(np.var(d)) - float(np.mean(se[both] ** 2)), tau_floor ** 2)
+        # a shop whose margins miss its elasticities by `offset` on average prices off the optimum product by
+        # product about as much: few, noisy products would otherwise let the floor trust the margins blindly
+        tau2 = max(float(np.var(d)) - float(np.mean(se[both] ** 2)), tau_floor ** 2, offset ** 2)
     prior = e_l + offset
     upd = ok & np.isfinite(se) & (se > 0)  # an se of 0 is a value known exactly: kept
     prec = 1 / se[upd] ** 2 + 1 / tau2

@@ -212,11 +212,17 @@ def response_weights(model: Any, codes: np.ndarray) -> float | np.ndarray:
     pair's per pattern of separate purchases (buyers of one product respond as that direction's attach
     rate did; buyers of neither by the mean), a triple's mean over its pairs."""
     if len(codes) != 2:
-        return float(np.mean([pair_posterior(model, int(codes[a]), int(codes[b]))["response"]
-                              for a in range(len(codes)) for b in range(a + 1, len(codes))]))
+        return response_mean(model, codes)
     pair = pair_posterior(model, int(codes[0]), int(codes[1]))
     r0, r1 = pair["response_dirs"] if codes[0] < codes[1] else pair["response_dirs"][::-1]
     return np.array([pair["response"], r0, r1, 1.0])
+
+
+def response_mean(model: Any, codes: np.ndarray) -> float:
+    """Mean response of a product set over its pairs (1 for a single product)."""
+    vals = [pair_posterior(model, int(codes[a]), int(codes[b]))["response"]
+            for a in range(len(codes)) for b in range(a + 1, len(codes))]
+    return float(np.mean(vals)) if vals else 1.0
 
 
 def response_sd(model: Any, codes: np.ndarray) -> float:

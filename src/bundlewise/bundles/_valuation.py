@@ -197,7 +197,7 @@ def shrink_response(directions: list[dict[str, float]], prior_mean: float | Sequ
     the ratio 1 for a prior of 1)."""
     means = np.broadcast_to(np.asarray(prior_mean, float), (2,))
     if not directions:
-        r = float(np.clip(means.mean(), 0.0, 1.0)) if np.ndim(prior_mean) else float(np.clip(means[0], 0.0, 1.0))
+        r = float(np.clip(means.mean(), 0.0, 1.0))
         sd = 0.0 if r == 1.0 else float(prior_sd)
         return r, sd, (float(np.clip(means[0], 0, 1)), float(np.clip(means[1], 0, 1)))
     per_dir: dict[int, float] = {}

@@ -4,10 +4,12 @@ The scoring run (``bench.markets.run``) says *that* a plan loses; this says *why
 model as ``bundlewise bundles`` does (same warehouse, same pipeline up to the demand model), then, for every
 pair of products bought together at least ``--min-count`` times, compares the model's incremental profit
 curve over discounts 0–30 % with the hidden model's, per 1,000 shopper visits. Ablations refit with other
-values of what the data cannot identify (the in-market conversion ``q`` at the list price).
+values of what the data cannot identify (the in-market conversion ``q`` at the list price); ``--oracle`` hands
+the model parts of the hidden truth, one more at a time, to tell parameter noise from the model's form.
 
     .venv/bin/python -m bench.markets.diagnose --regime segments-mixed --seed 0
     .venv/bin/python -m bench.markets.diagnose --regime pairs-lognormal --conversion 0.2 0.5 0.8
+    .venv/bin/python -m bench.markets.diagnose --regime pairs-lognormal --oracle conversion elasticity rho response
 
 Reported per variant: over pairs, how often the model's best discount is deeper / shallower than the true
 best, the mean gap in points, the true profit of the model's choice against the true best (sum over
@@ -28,7 +30,15 @@ import numpy as np
 import pandas as pd
 
 from bench.markets.cli import run_cli
-from bench.markets.generator import make_market, simulate_orders, write_market
+from bench.markets.generator import (
+    group_surplus,
+    make_market,
+    sample_group,
+    sample_segments,
+    simulate_orders,
+    subset_masks,
+    write_market,
+)
 from bench.markets.truth import GRID, Truth
 
 
@@ -94,6 +104,49 @@ def compare(truth: Truth, market, demand, catalog: pd.DataFrame, pairs: list[tup
     return pd.DataFrame(rows)
 
 
+ORACLES = ("conversion", "elasticity", "rho", "response")
+"""What ``--oracle`` can hand the model from the hidden truth: each product's in-market conversion and
+point elasticity at its list price, no valuation correlation for any pair (``attribution="need"``), no
+attach-rate scaling (``calibrate_response="off"``)."""
+
+
+def true_product_params(market, shoppers: int = 200_000, seed: int = 7) -> dict[str, dict[str, float]]:
+    """Per product id, the hidden market's ``conversion`` (share of interested shoppers who buy at list
+    prices) and ``elasticity`` (point elasticity of its own sales at the list price, others held;
+    a 3 % cut, other members of its group re-choosing)."""
+    rng = np.random.default_rng(seed)
+    seg = sample_segments(market, rng, shoppers)
+    out: dict[str, dict[str, float]] = {}
+    for g, grp in enumerate(market.groups):
+        idx = np.array(grp.members)
+        V = sample_group(market, g, seg, rng)
+        masks = subset_masks(len(idx))
+
+        base = _group_sales(market, g, V, masks, market.price[idx])
+        for j, i in enumerate(idx):
+            p = market.price[idx].copy()
+            p[j] *= 0.97
+            cut = _group_sales(market, g, V, masks, p)
+            out[market.ids[i]] = {"conversion": float(base[j] / max((V[:, j] > 0).mean(), 1e-12)),
+                                  "elasticity": float(np.log(cut[j] / base[j]) / np.log(0.97))}
+    return out
+
+
+def _group_sales(market, g: int, V: np.ndarray, masks: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """Share of shoppers buying each member of group ``g`` at ``prices`` (each takes its best subset)."""
+    return masks[group_surplus(market, g, V, prices).argmax(axis=1)].mean(axis=0)
+
+
+def apply_oracle(demand, true: dict[str, dict[str, float]], oracle: tuple[str, ...]) -> None:
+    """Put the truth's conversion / elasticity into a fitted model's per-product parameters (in place)."""
+    P = demand.params_
+    ids = P["product_id"].astype(str)
+    if "conversion" in oracle:
+        P["conversion"] = [float(np.clip(true[p]["conversion"], 0.02, 0.98)) for p in ids]
+    if "elasticity" in oracle:
+        P["elasticity"] = [min(true[p]["elasticity"], -0.05) for p in ids]
+
+
 def _top10(df: pd.DataFrame, by: str, value: str) -> float:
     """Greedy portfolio: the 10 best pairs by ``by`` (> 0), each product once; the sum of ``value``."""
     used: set[str] = set()
@@ -142,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="with costs given, pull elasticities toward the margins' Lerner values (CLI default: on)")
     ap.add_argument("--response", nargs="+", default=["pooled"], choices=("pooled", "pair", "off"),
                     help="how attach-rate slopes scale the bundle response (the CLI's default: pooled)")
+    ap.add_argument("--oracle", nargs="*", default=[], choices=ORACLES,
+                    help="also fit with these parts taken from the hidden truth, added one at a time in the "
+                         "order given (is what is left parameter noise or the model's form?)")
     ap.add_argument("--show", type=int, default=12, help="pairs to list (largest true gains)")
     ap.add_argument("--show-by", choices=("true_max", "model_claim"), default="true_max",
                     help="list the pairs with the largest true gains, or the largest claims")
@@ -169,16 +225,23 @@ def main(argv: list[str] | None = None) -> int:
     both = {"on": (True,), "off": (False,), "both": (True, False)}
     variants = [(q, p, ler, resp) for q in args.conversion for p in both[args.partners] for ler in both[args.lerner]
                 for resp in args.response]
-    for q, partners, lerner, resp in variants:
+    oracles = [()] + ([tuple(args.oracle[:k]) for k in range(1, len(args.oracle) + 1)] if args.oracle else [])
+    true = true_product_params(m) if args.oracle else {}
+    variants = [(*v, o) for v in variants for o in oracles]
+    for q, partners, lerner, resp, oracle in variants:
+        kw = {"attribution": "need"} if "rho" in oracle else {}
         demand, catalog, _, _ = fit_demand(tmp / "w" / "bw.duckdb", q, not args.no_cost, partners,
-                                           lerner_prior=lerner, calibrate_response=resp)
+                                           lerner_prior=lerner, calibrate_response="off" if "response" in oracle
+                                           else resp, **kw)
+        apply_oracle(demand, true, oracle)
         for fs in args.free_share:
             df = compare(truth, m, demand, catalog, pairs, truth.buy_rate, fs)
             out.append(summary(df, f"conversion {q:g}, free share {fs}, partners {'on' if partners else 'off'}, "
-                                   f"lerner {'on' if lerner else 'off'}, response {resp}"))
+                                   f"lerner {'on' if lerner else 'off'}, response {resp}"
+                                   + (f", oracle {'+'.join(oracle)}" if oracle else "")))
         if getattr(demand, "response_prior_", None) and resp == "pooled":
             print(f"pooled response prior: {demand.response_prior_}", file=sys.stderr)
-        if q == args.conversion[0] and args.show:
+        if q == args.conversion[0] and args.show and not oracle:
             show = df.sort_values(args.show_by, ascending=False).head(args.show)
             print(show.round(3).to_string(index=False))
     cols = list(out[0])

@@ -130,3 +130,24 @@ def test_curve_is_zero_without_discount_and_shared_products_are_refused(tiny):
     assert t.curve([0, 1], GRID)[0] == 0.0
     with pytest.raises(ValueError, match="share products"):
         t.portfolio_value([([0, 1], 0.1), ([1, 2], 0.1)])
+
+
+def test_oracle_parameters_match_a_direct_count_for_a_product_alone():
+    """``diagnose --oracle``: a single product's conversion is the share of interested shoppers valuing it at
+    least its price, and its sales fall when its price rises (counted here straight from the valuations)."""
+    from bench.markets.diagnose import true_product_params
+    from bench.markets.generator import sample_group, sample_segments
+
+    m = make_market("pairs-lognormal", seed=2, invoices=800)
+    true = true_product_params(m, shoppers=60_000, seed=11)
+    assert set(true) == set(m.ids)
+    g = next(k for k, grp in enumerate(m.groups) if grp.kind == "single")
+    i = m.groups[g].members[0]
+    rng = np.random.default_rng(11)
+    seg = sample_segments(m, rng, 60_000)
+    for k in range(g):  # the same draws as the helper: groups are sampled in order from one stream
+        sample_group(m, k, seg, rng)
+    v = sample_group(m, g, seg, rng)[:, 0]
+    direct = float((v >= m.price[i]).sum() / (v > 0).sum())
+    assert true[m.ids[i]]["conversion"] == pytest.approx(direct, abs=1e-3)
+    assert all(0 < t["conversion"] < 1 and t["elasticity"] < 0 for t in true.values())

@@ -139,7 +139,11 @@ def run(regimes, seeds, workdir: Path, jobs: int, reuse: bool, shoppers: int, ex
                 plan = read_plan(plan_path, m.ids)
                 sc = score_plan(truth, m, plan, clair["value"], naive_value)
                 sc["cli"] = {k: res.get(k) for k in ("steps", "pricing_fingerprint", "finished_utc", "problems")}
-                sc["cli_claim_per_1k"] = _claim(plan_path)
+                # the plan speaks per 1,000 shoppers *who bought something* (baskets); the truth per 1,000 visits
+                sc["cli_claim_per_1k_baskets"] = _claim(plan_path)
+                sc["cli_claim_per_1k"] = (None if sc["cli_claim_per_1k_baskets"] is None
+                                          else round(sc["cli_claim_per_1k_baskets"] * truth.buy_rate, 3))
+                sc.update(_coverage(sc["bundles"], _bundle_claims(plan_path), truth.buy_rate))
                 sc["deal_types"] = _deal_types(plan_path)  # 'multi-buy' (undocumented) is scored as a bundle
                 row[key] = sc
             results.append(row)
@@ -152,6 +156,30 @@ def _claim(path: Path):
 
     df = pd.read_csv(path)
     return round(float(df["incremental_profit"].sum()), 3) if "incremental_profit" in df else None
+
+
+def _bundle_claims(path: Path) -> list[tuple[float, float, float]]:
+    """Per proposed bundle, in :func:`read_plan`'s order: the plan's claim and its interval (per 1,000 baskets)."""
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype={"products": str, "bundle_id": str})
+    if "proposed" in df.columns:
+        df = df[df["proposed"].astype(str).str.lower() == "true"]
+    cols = [c if c in df else None for c in ("incremental_profit", "profit_low", "profit_high")]
+    return [tuple(float(r[c]) if c else float("nan") for c in cols) for _, r in df.iterrows()]
+
+
+def _coverage(bundles: list[dict], claims: list[tuple[float, float, float]], buy_rate: float) -> dict:
+    """Each bundle's claim and interval beside its truth (per 1,000 visits; each bundle offered alone), and
+    the share of bundles whose truth lies inside the plan's interval."""
+    inside = []
+    for b, (point, low, high) in zip(bundles, claims, strict=True):
+        b["claim_per_1k"], b["claim_low"], b["claim_high"] = (round(x * buy_rate, 3) for x in (point, low, high))
+        if np.isfinite(low) and np.isfinite(high):
+            b["covered"] = bool(b["claim_low"] <= b["true_profit_per_1k"] <= b["claim_high"])
+            inside.append(b["covered"])
+    return {"interval_coverage": round(float(np.mean(inside)), 3) if inside else None,
+            "intervals": len(inside)}
 
 
 def _deal_types(path: Path) -> dict:

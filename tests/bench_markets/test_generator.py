@@ -151,3 +151,16 @@ def test_oracle_parameters_match_a_direct_count_for_a_product_alone():
     direct = float((v >= m.price[i]).sum() / (v > 0).sum())
     assert true[m.ids[i]]["conversion"] == pytest.approx(direct, abs=1e-3)
     assert all(0 < t["conversion"] < 1 and t["elasticity"] < 0 for t in true.values())
+
+
+def test_plan_claims_are_put_per_visit_before_they_meet_the_truth():
+    """The plan speaks per 1,000 baskets, the truth per 1,000 visits: a claim is scaled by the buy rate, and
+    coverage counts the bundles whose truth lies inside the scaled interval."""
+    from bench.markets.run import _coverage
+
+    bundles = [{"true_profit_per_1k": 5.0}, {"true_profit_per_1k": 9.0}, {"true_profit_per_1k": 1.0}]
+    claims = [(10.0, 6.0, 14.0), (10.0, 6.0, 14.0), (2.0, float("nan"), float("nan"))]
+    out = _coverage(bundles, claims, buy_rate=0.5)  # intervals per visit: [3, 7], [3, 7], none
+    assert out == {"interval_coverage": 0.5, "intervals": 2}
+    assert bundles[0]["covered"] and not bundles[1]["covered"] and "covered" not in bundles[2]
+    assert bundles[0]["claim_per_1k"] == 5.0 and bundles[1]["claim_high"] == 7.0

@@ -60,13 +60,19 @@ def run_cli(files: dict[str, Path], workdir: Path, with_cost: bool, extra: tuple
     return out
 
 
-def read_plan(path: Path, ids: list[str]) -> list[tuple[list[int], float]]:
-    """The plan's bundles as (product indices, discount fraction); unknown ids raise."""
+def proposed_rows(path: Path):
+    """The rows of a plan CSV that it proposes (all rows where it has no ``proposed`` column)."""
     import pandas as pd
 
     df = pd.read_csv(path, dtype={"products": str, "bundle_id": str})
     if "proposed" in df.columns:
         df = df[df["proposed"].astype(str).str.lower() == "true"]
+    return df
+
+
+def read_plan(path: Path, ids: list[str]) -> list[tuple[list[int], float]]:
+    """The plan's bundles as (product indices, discount fraction); unknown ids raise."""
+    df = proposed_rows(path)
     pos = {pid: i for i, pid in enumerate(ids)}
     out = []
     for prods, disc in zip(df["products"], df["discount"], strict=True):

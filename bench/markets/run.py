@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.markets.cli import ROOT, read_plan, run_cli
+from bench.markets.cli import ROOT, proposed_rows, read_plan, run_cli
 from bench.markets.generator import make_market, simulate_orders, write_market
 from bench.markets.truth import Truth, naive_plan
 
@@ -160,11 +160,7 @@ def _claim(path: Path):
 
 def _bundle_claims(path: Path) -> list[tuple[float, float, float]]:
     """Per proposed bundle, in :func:`read_plan`'s order: the plan's claim and its interval (per 1,000 baskets)."""
-    import pandas as pd
-
-    df = pd.read_csv(path, dtype={"products": str, "bundle_id": str})
-    if "proposed" in df.columns:
-        df = df[df["proposed"].astype(str).str.lower() == "true"]
+    df = proposed_rows(path)
     cols = [c if c in df else None for c in ("incremental_profit", "profit_low", "profit_high")]
     return [tuple(float(r[c]) if c else float("nan") for c in cols) for _, r in df.iterrows()]
 

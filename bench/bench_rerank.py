@@ -6,7 +6,8 @@ Run: ``python -m bench.bench_rerank [online-retail instacart-sample]``. Same spl
 95 % bootstrap intervals). Ablations (feature groups removed one at a time, the gate forced on / off) are
 fitted on training and scored on the **validation** block at the tuned parameters: the test block is looked
 at once. ``BENCH_RERANK_ABLATE=0`` skips them; ``BENCH_RERANK_PAIR=1`` adds a bounded pair model
-(40k positives, 4 epochs).
+(40k positives, 4 epochs); ``BENCH_RERANK_NETWORK=1`` adds ``rerank+net``, the ranker with the pair network's
+logit as a feature (10 epochs, 300k positives, at the default label windows: no grid, ~15 min a fit on 2 cores).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def run(name: str) -> None:
         from bundlewise.pairmodel.model import PairModel
 
         models["pair"] = Family("pair", lambda: PairModel(max_positives=40_000, epochs=4))
+    if os.environ.get("BENCH_RERANK_NETWORK") == "1":
+        net = reranker_family(config.seed, network_epochs=10, network_max_positives=300_000)
+        models["rerank+net"] = Family("rerank+net", net.factory)  # no grid: each fit trains a network
     t0 = time.perf_counter()
     bench = tune_and_test(split, models)
     res = {r.model: r for r in bench.results}
@@ -76,7 +80,8 @@ def run(name: str) -> None:
                 f"popularity cold {pop.value('recall@10', 'cold'):.4f}):", "",
                 "| variant | warm recall@10 | cold recall@10 | cold backs off to best sellers |", "|---|---|---|---|"]
         print("\n".join(out), flush=True)
-        variants = {"all features, gate auto": {}, **{f"without {g}": {"drop_groups": (g,)} for g in FEATURE_GROUPS},
+        variants = {"all features, gate auto": {}, **{f"without {g}": {"drop_groups": (g,)} for g in FEATURE_GROUPS
+                                                   if g != "network"},  # off by default: nothing to drop
                     "gate off (one ranker for all)": {"gate": "off"}, "gate: cold ranker always": {"gate": "ranker"},
                     "gate: best sellers always": {"gate": "popularity"}}
         for label, extra in variants.items():

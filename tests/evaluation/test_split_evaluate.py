@@ -127,7 +127,7 @@ def test_the_second_stage_ranker_is_a_family_of_the_evaluation(shop) -> None:
     chosen = {k: fams[k] for k in ("popularity", "rerank")}
     result = tune_and_test(s, chosen, max_configs=2)
     grid = [t.params for t in result.tuning if t.family == "rerank"]
-    assert len(grid) == 2 and all(set(p) == {"label_share", "num_leaves"} for p in grid)
+    assert len(grid) == 2 and all(set(p) == {"label_share", "label_windows"} for p in grid)
     table = result.table()
     warm = table[table["group"] == "warm"].set_index("model")["recall@10"]
     assert warm["rerank"] > warm["popularity"]

@@ -10,6 +10,7 @@ from bundlewise.pairmodel.features import (
     EVIDENCE_COLUMNS,
     EVIDENCE_FEATURES,
     PAIR_FEATURES,
+    CategoryEvidence,
     PairTable,
     feature_columns,
     pair_features,
@@ -48,3 +49,21 @@ def test_pair_features_named_columns() -> None:
     np.testing.assert_allclose(col["conf_ij"], [2 / 3, 1 / 3])     # a is in 3 baskets
     np.testing.assert_allclose(col["conf_ji"], [2 / 3, 1 / 2])     # b in 3, c in 2
     np.testing.assert_allclose(col["has_pair"], [1, 1])
+
+
+def test_category_evidence_leaves_the_query_out_and_matches_a_hand_count() -> None:
+    # a, b in category X; c in Y; d without a category. Pairs: a-c twice, b-c once, b-d once.
+    b = Baskets.from_lists([["a", "c"], ["a", "c"], ["b", "c"], ["b", "d"], ["a"]])
+    table = PairTable.from_stats(CoPurchaseStats(min_count=1).fit(b))
+    category, known = np.array([0, 0, 1, 2]), np.array([True, True, True, False])
+    ev = CategoryEvidence.of(table, category, known, n_top=5)
+    a, c, d = 0, 2, 3
+    i, j = np.array([a, a, c, d]), np.array([c, d, a, a])
+    conf, lift = ev.conf(table, category, known, i, j, table.counts(i, j), table.item_weights[i])
+    # a → c: the other X product (b) bought c in 1 of its 2 baskets; a's own 2 of 3 are left out
+    # a → d: b bought d in 1 of 2; c → a: c is alone in Y, nothing left; d: no category
+    assert conf.tolist() == [0.5, 0.5, 0.0, 0.0]
+    p_c = 3 / 5  # c is in 3 of the 5 baskets
+    assert np.isclose(lift[0], np.log((1 + p_c) / ((2 + 1) * p_c)))
+    assert lift[2:].tolist() == [0.0, 0.0]
+    assert ev.top(category, known, np.array([a, d]), 3).tolist() == [[c, d, -1], [-1, -1, -1]]

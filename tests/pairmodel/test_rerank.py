@@ -88,3 +88,35 @@ def test_dropping_a_group_removes_its_columns_and_the_gate_off_uses_one_model() 
     assert not used & set(FEATURE_GROUPS["text"] + FEATURE_GROUPS["price"])
     assert "conf_ij" in used and m.models_["warm"] is m.models_["cold"]
 
+
+
+def test_the_network_logit_is_a_feature_trained_on_the_evidence_only() -> None:
+    b, cat = _themed(seed=2)
+    with pytest.raises(ConfigError, match="embedding"):
+        Reranker(network_epochs=1, **SMALL).fit(b, cat.drop(columns="embedding"))
+    m = Reranker(network_epochs=1, network_max_positives=2000, **SMALL).fit(b, cat)
+    assert FEATURES.index("pair_logit") in m.columns_
+    # the network saw only the evidence baskets, and serves from all of them afterwards
+    assert m.network_.examples_["baskets"]["evidence"] < b.n_baskets
+    assert m.network_.item_counts_.sum() == b.item_counts().sum()
+    i, j = np.array([0, 0]), np.array([1, 6])  # g0p0 → g0p1 (same theme) and → g1p1
+    warm, cold = m.network_.logits(i, j), m.network_.logits(i, j, hide_evidence=np.array([True, True]))
+    assert warm[0] > warm[1] and not np.allclose(warm, cold)
+    ids, _ = m.recommend(["g3p0"], k=4)
+    assert all(p.startswith("g3") for p in ids[0])
+    assert FEATURES.index("pair_logit") not in Reranker(**SMALL).fit(b, cat).columns_
+
+
+def test_label_windows_roll_back_in_time_with_the_evidence_before_each() -> None:
+    from bundlewise.pairmodel.rerank import _label_windows
+
+    b = _timed([["a", "b"]] * 100)
+    windows = _label_windows(b, 0.1, 3)
+    assert [lab.n_baskets for _, lab in windows] == [10, 10, 10]
+    assert [ev.n_baskets for ev, _ in windows] == [90, 80, 70]
+    for ev, lab in windows:
+        assert ev.timestamps.max() < lab.timestamps.min()
+    newest = [lab.timestamps.min() for _, lab in windows]
+    assert newest == sorted(newest, reverse=True)
+    with pytest.raises(ConfigError, match="label_windows"):
+        RerankerConfig(label_share=0.3, label_windows=4)

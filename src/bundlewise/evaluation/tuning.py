@@ -175,7 +175,7 @@ def pair_model_family(path: str | Path) -> Family:
 
 def reranker_family(seed: int = 0, **fixed: Any) -> Family:
     """The second-stage ranker (:class:`~bundlewise.pairmodel.rerank.Reranker`) as an evaluation family:
-    tuned on the validation block over the label window and the tree size; ``fixed`` parameters
+    tuned on the validation block over the label windows' length and number; ``fixed`` parameters
     (e.g. ``gate="off"``, ``drop_groups=("text",)``) are held for every grid point."""
 
     def make(**params: Any) -> Any:
@@ -183,7 +183,7 @@ def reranker_family(seed: int = 0, **fixed: Any) -> Family:
 
         return Reranker(random_state=seed, **{**fixed, **params})
 
-    return Family("rerank", make, {"label_share": (0.3, 0.5), "num_leaves": (15, 31)})
+    return Family("rerank", make, {"label_share": (0.05, 0.1), "label_windows": (1, 3)})
 
 
 # Families run only when named (``--models …,text-lora``): minutes of fine-tuning per fit on a CPU.

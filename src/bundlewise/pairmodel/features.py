@@ -74,6 +74,69 @@ class PairTable:
         return np.where(self.keys[pos] == keys, self.weights[pos], 0.0)
 
 
+@dataclass
+class CategoryEvidence:
+    """Co-purchases summed over each category's products: what a product of category *c* is bought with,
+    the bridge a new product with only a category path can walk (e.g. a new yoghurt → what yoghurts sell with)."""
+
+    keys: np.ndarray         # category * n_items + j, sorted
+    weights: np.ndarray      # Σ over the category's products i of w_ij
+    cat_weights: np.ndarray  # Σ over the category's products of their basket weight
+    indptr: np.ndarray       # each category's top partners, CSR by category code
+    partners: np.ndarray
+    n_items: int
+
+    @classmethod
+    def of(cls, table: PairTable, category: np.ndarray, known: np.ndarray, n_top: int) -> CategoryEvidence:
+        n = table.n_items
+        n_cat = int(category.max()) + 1 if len(category) else 1
+        a, b = table.keys // max(n, 1), table.keys % max(n, 1)
+        rows = np.concatenate([category[a], category[b]]).astype(np.int64)
+        cols = np.concatenate([b, a])
+        ok = np.concatenate([known[a], known[b]])
+        keys, inv = np.unique(rows[ok] * n + cols[ok], return_inverse=True)
+        weights = np.bincount(inv, weights=np.concatenate([table.weights, table.weights])[ok], minlength=len(keys))
+        cat_weights = np.bincount(category[known], weights=table.item_weights[known], minlength=n_cat)
+        cat_of, partner = keys // max(n, 1), keys % max(n, 1)
+        order = np.lexsort((partner, -weights, cat_of))  # by category, heaviest first, ties by code
+        rank = np.arange(len(order)) - np.searchsorted(cat_of[order], cat_of[order])
+        top = order[rank < n_top]
+        indptr = np.searchsorted(cat_of[top], np.arange(n_cat + 1))
+        return cls(keys, weights, cat_weights, indptr, partner[top], n)
+
+    def conf(self, table: PairTable, category: np.ndarray, known: np.ndarray, i: np.ndarray, j: np.ndarray,
+             wij: np.ndarray, wi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(j | a product of i's category) with i itself left out, and its log lift over j's base rate (shrunk
+        by one basket). ``wij``, ``wi`` are i's *own* evidence even where a training row hides it (a cold row):
+        left out, it cannot come back through the category, so the row reads what a new product would."""
+        ci = category[i].astype(np.int64)
+        keys = ci * self.n_items + j
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            cij = np.where(self.keys[pos] == keys, self.weights[pos], 0.0)
+        else:
+            cij = np.zeros(len(i))
+        num = np.maximum(cij - wij, 0.0)
+        den = np.maximum(self.cat_weights[ci] - wi, 0.0)
+        ok = known[i] & (den > 0)
+        p_j = table.item_weights[j] / max(table.total_weight, 1.0)
+        conf = np.where(ok, num / np.maximum(den, 1e-12), 0.0)
+        lift = np.zeros(len(i))
+        ok &= p_j > 0
+        lift[ok] = np.log((num[ok] + p_j[ok]) / ((den[ok] + 1.0) * p_j[ok]))
+        return conf, lift
+
+    def top(self, category: np.ndarray, known: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+        """The ``k`` heaviest partners of each query's category (-1 padded; none for an unknown category)."""
+        out = np.full((len(queries), k), -1, dtype=np.int64)
+        for row, q in enumerate(queries):
+            if known[q]:
+                c = int(category[q])
+                p = self.partners[self.indptr[c]: self.indptr[c + 1]][:k]
+                out[row, : len(p)] = p
+        return out
+
+
 def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.ndarray,
                   known: np.ndarray | None = None, neighbours: tuple[np.ndarray, np.ndarray] | None = None,
                   recent: PairTable | None = None) -> np.ndarray:

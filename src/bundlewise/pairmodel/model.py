@@ -455,7 +455,22 @@ class PairModel(Recommender):
         j = self._codes([str(p) for p in np.atleast_1d(partner_ids)])
         return 1.0 / (1.0 + np.exp(-self._logits(i, j)))
 
-    def _logits(self, i: np.ndarray, j: np.ndarray, *, query_vectors: np.ndarray | None = None) -> np.ndarray:
+    def refresh_evidence(self, baskets: Baskets) -> PairModel:
+        """Read the co-purchase evidence from ``baskets`` (over this model's products) without retraining the
+        network: a second stage trained on older evidence serves from the newest."""
+        self._check_fitted()
+        b = baskets.with_vocabulary(self.item_ids_)
+        stats = CoPurchaseStats(min_count=1, half_life_days=self.half_life_days, metric="confidence").fit(b)
+        self._use_evidence(stats, b.item_counts(), self._recent_table(b))
+        return self
+
+    def logits(self, i: np.ndarray, j: np.ndarray, hide_evidence: np.ndarray | None = None) -> np.ndarray:
+        """The network's logits of ``i → j`` (codes of :attr:`item_ids_`); rows where ``hide_evidence`` is True
+        read i as a product without sales (the cold-start input the network was trained on)."""
+        return self._logits(i, j, hide_evidence=hide_evidence)
+
+    def _logits(self, i: np.ndarray, j: np.ndarray, *, query_vectors: np.ndarray | None = None,
+                hide_evidence: np.ndarray | None = None) -> np.ndarray:
         """Logits of ``i → j`` for code arrays (``query_vectors`` replaces i's text for free-text queries)."""
         import torch
 
@@ -467,6 +482,8 @@ class PairModel(Recommender):
                 bi, bj = i[s: s + 16384], j[s: s + 16384]
                 if query_vectors is None:
                     feats = self.features(bi, bj)
+                    if hide_evidence is not None:
+                        feats[np.ix_(np.asarray(hide_evidence[s: s + 16384], bool), list(EVIDENCE_COLUMNS))] = 0.0
                     ti = self._tensors(bi)
                 else:
                     qv = query_vectors[s: s + 16384]

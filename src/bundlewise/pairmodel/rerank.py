@@ -50,7 +50,7 @@ from bundlewise.errors import ConfigError, allowed
 from bundlewise.mining.baskets import Baskets
 from bundlewise.mining.copurchase import CoPurchaseStats
 from bundlewise.mining.metrics import shrunk_lift
-from bundlewise.pairmodel.features import PairTable, log_prices, neighbour_evidence, text_neighbours
+from bundlewise.pairmodel.features import CategoryEvidence, PairTable, log_prices, neighbour_evidence, text_neighbours
 from bundlewise.pairmodel.sampling import split_in_time
 from bundlewise.recommend import Recommender, catalog_ids, top_k_rows
 from bundlewise.vectors import catalog_vectors, cosine_top_k, normalize_rows
@@ -60,11 +60,13 @@ log = logging.getLogger(__name__)
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "copurchase": ("log_rate_ij", "conf_ij", "conf_ji", "log_lift", "log_rate_i", "has_pair", "cooc_rank"),
     "recent": ("conf_ij_recent", "log_rate_j_recent"),
+    "decayed": ("conf_ij_decayed", "decayed_rank"),
     "text": ("text_cos", "text_rank"),
     "neighbour": ("nbr_conf", "nbr_log_rate"),
     "popularity": ("log_rate_j", "pop_rank"),
     "price": ("log_price_ratio",),
-    "category": ("same_category", "same_top_category"),
+    "category": ("same_category", "same_top_category", "cat_conf", "cat_log_lift"),
+    "network": ("pair_logit",),
 }
 FEATURES = tuple(name for names in FEATURE_GROUPS.values() for name in names)
 GATES = ("auto", "ranker", "popularity", "off")
@@ -88,11 +90,15 @@ class RerankerConfig(_ConfigBase):
 
     _name: ClassVar[str] = "reranker"
 
-    label_share: float = 0.3
+    label_share: float = 0.1
+    label_windows: int = 3
     held_out_share: float = 0.25
     n_candidates: int = 50
     n_neighbours: int = 10
     recent_half_life_days: float | None = 30.0
+    decayed_half_life_days: float | None = None
+    network_epochs: int = 0
+    network_max_positives: int = 40_000
     gate: str = "auto"
     gate_margin: float = 0.02
     drop_groups: tuple[str, ...] = ()
@@ -109,15 +115,25 @@ class RerankerConfig(_ConfigBase):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
                 raise ConfigError(f"{name} is {value!r}; it must be in (0, 1), e.g. 0.3")
+        if isinstance(self.label_windows, bool) or not isinstance(self.label_windows, int) or not (
+                self.label_windows >= 1 and self.label_windows * self.label_share < 1.0):
+            raise ConfigError(f"label_windows is {self.label_windows!r}; it must be an integer >= 1 with "
+                              f"label_windows * label_share < 1 (label_share is {self.label_share!r})")
         for name in ("n_candidates", "n_neighbours", "max_queries", "n_estimators", "num_leaves",
                      "min_data_in_leaf", "early_stopping_rounds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} is {value!r}; it must be an integer >= 1")
+        for name in ("network_epochs", "network_max_positives"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} is {value!r}; it must be an integer >= 0 (network_epochs 0: no network)")
         if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
             raise ConfigError(f"learning_rate is {self.learning_rate!r}; it must be > 0, e.g. 0.05")
-        if self.recent_half_life_days is not None and not self.recent_half_life_days > 0:
-            raise ConfigError(f"recent_half_life_days is {self.recent_half_life_days!r}; it must be > 0 days or None")
+        for name in ("recent_half_life_days", "decayed_half_life_days"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"{name} is {value!r}; it must be > 0 days or None")
         if not isinstance(self.gate_margin, (int, float)) or self.gate_margin < 0:
             raise ConfigError(f"gate_margin is {self.gate_margin!r}; it must be >= 0, e.g. 0.02")
         if self.gate not in GATES:
@@ -140,18 +156,30 @@ class _Evidence:
     stats: CoPurchaseStats
     table: PairTable
     recent: PairTable | None
+    decayed: CoPurchaseStats | None
+    decayed_table: PairTable | None
+    category: CategoryEvidence
     counts: np.ndarray
     pop_order: np.ndarray
 
     @classmethod
-    def of(cls, b: Baskets, recent_half_life_days: float | None) -> _Evidence:
+    def of(cls, b: Baskets, cfg: RerankerConfig, category: np.ndarray, category_known: np.ndarray) -> _Evidence:
         stats = CoPurchaseStats(min_count=1, metric="confidence").fit(b)
-        recent = None
-        if b.timestamps is not None and recent_half_life_days is not None and b.n_baskets:
-            recent = PairTable.from_stats(CoPurchaseStats(min_count=1, half_life_days=recent_half_life_days).fit(b))
+        table = PairTable.from_stats(stats)
+        recent = decayed = decayed_table = None
+        if b.timestamps is not None and b.n_baskets:
+            if cfg.recent_half_life_days is not None:
+                recent = PairTable.from_stats(CoPurchaseStats(min_count=1, half_life_days=cfg.recent_half_life_days)
+                                              .fit(b))
+            if cfg.decayed_half_life_days is not None:
+                decayed = CoPurchaseStats(min_count=1, metric="confidence",
+                                          half_life_days=cfg.decayed_half_life_days).fit(b)
+                decayed_table = PairTable.from_stats(decayed)
         counts = b.item_counts().astype(np.float64)
         order = np.lexsort((np.arange(len(counts)), -counts))
-        return cls(stats, PairTable.from_stats(stats), recent, counts, order[counts[order] > 0])
+        return cls(stats, table, recent, decayed, decayed_table,
+                   CategoryEvidence.of(table, category, category_known, cfg.n_candidates), counts,
+                   order[counts[order] > 0])
 
 
 class Reranker(Recommender):
@@ -162,12 +190,22 @@ class Reranker(Recommender):
     ----------
     label_share, held_out_share : float
         Newest share of the fit baskets giving labels; newest share of those held out.
+    label_windows : int
+        Label windows of ``label_share`` each, rolling back in time, each with the evidence before it: more
+        labels at the short horizon the ranker serves (the next weeks), not one long window.
     n_candidates : int
         Candidates per source (co-purchase partners, best sellers, nearest texts).
     n_neighbours : int
         Nearest texts whose co-purchases give the neighbour features.
     recent_half_life_days : float, optional
         Half-life of the recent view of the evidence (None drops it: the recent columns are zero).
+    decayed_half_life_days : float, optional
+        Half-life of the decayed view (co-occurrence's tuned form: P(j | i) with older baskets fading); its
+        top partners are candidates too. None drops it.
+    network_epochs, network_max_positives : int
+        With ``network_epochs > 0`` a :class:`~bundlewise.pairmodel.model.PairModel` of that many epochs and
+        positives is trained on the evidence baskets and its logit is a feature (the ``network`` group; needs
+        the catalogue's ``embedding`` column). 0 leaves it out.
     gate : {"auto", "ranker", "popularity", "off"}
         How cold queries are answered (see the module doc).
     gate_margin : float
@@ -182,9 +220,13 @@ class Reranker(Recommender):
     random_state : int
     """
 
-    def __init__(self, label_share: float = _DEFAULTS.label_share, held_out_share: float = _DEFAULTS.held_out_share,
+    def __init__(self, label_share: float = _DEFAULTS.label_share, label_windows: int = _DEFAULTS.label_windows,
+                 held_out_share: float = _DEFAULTS.held_out_share,
                  n_candidates: int = _DEFAULTS.n_candidates, n_neighbours: int = _DEFAULTS.n_neighbours,
-                 recent_half_life_days: float | None = _DEFAULTS.recent_half_life_days, gate: str = _DEFAULTS.gate,
+                 recent_half_life_days: float | None = _DEFAULTS.recent_half_life_days,
+                 decayed_half_life_days: float | None = _DEFAULTS.decayed_half_life_days,
+                 network_epochs: int = _DEFAULTS.network_epochs,
+                 network_max_positives: int = _DEFAULTS.network_max_positives, gate: str = _DEFAULTS.gate,
                  gate_margin: float = _DEFAULTS.gate_margin,
                  drop_groups: tuple[str, ...] = _DEFAULTS.drop_groups, max_queries: int = _DEFAULTS.max_queries,
                  n_estimators: int = _DEFAULTS.n_estimators, learning_rate: float = _DEFAULTS.learning_rate,
@@ -192,10 +234,14 @@ class Reranker(Recommender):
                  early_stopping_rounds: int = _DEFAULTS.early_stopping_rounds,
                  random_state: int = _DEFAULTS.random_state):
         self.label_share = label_share
+        self.label_windows = label_windows
         self.held_out_share = held_out_share
         self.n_candidates = n_candidates
         self.n_neighbours = n_neighbours
         self.recent_half_life_days = recent_half_life_days
+        self.decayed_half_life_days = decayed_half_life_days
+        self.network_epochs = network_epochs
+        self.network_max_positives = network_max_positives
         self.gate = gate
         self.gate_margin = gate_margin
         self.drop_groups = drop_groups
@@ -219,14 +265,22 @@ class Reranker(Recommender):
         cfg = self._config()
         self._set_products(baskets, catalog)
         b = baskets.with_vocabulary(self.item_ids_)
-        evidence, labels = split_in_time(b, cfg.label_share)
-        train_labels, held_labels = split_in_time(labels, cfg.held_out_share)
-        self.columns_ = [k for k, name in enumerate(FEATURES)
-                         if not any(name in FEATURE_GROUPS[g] for g in cfg.drop_groups)]
-        self.evidence_ = _Evidence.of(evidence, cfg.recent_half_life_days)
+        windows = _label_windows(b, cfg.label_share, cfg.label_windows)
+        dropped = (*cfg.drop_groups, *(() if cfg.network_epochs else ("network",)))
+        self.columns_ = [k for k, name in enumerate(FEATURES) if not any(name in FEATURE_GROUPS[g] for g in dropped)]
+        self.network_ = self._fit_network(windows[-1][0], catalog, cfg)  # the oldest evidence: no window's labels
         rng = np.random.default_rng(cfg.random_state)
-        train_sets = {m: self._examples(train_labels, m, rng, cfg) for m in ("warm", "cold")}
-        held_sets = {m: self._examples(held_labels, m, rng, cfg) for m in ("warm", "cold")}
+        parts: dict[str, list[_Rows]] = {"warm": [], "cold": []}
+        for w, (evidence, labels) in enumerate(windows):  # newest first: its newest baskets are the held-out ones
+            self.evidence_ = _Evidence.of(evidence, cfg, self.category_, self.category_known_)
+            if self.network_ is not None:
+                self.network_.refresh_evidence(evidence)
+            if w == 0:
+                labels, held_labels = split_in_time(labels, cfg.held_out_share)
+                held_sets = {m: self._examples(held_labels, m, rng, cfg) for m in ("warm", "cold")}
+            for m in ("warm", "cold"):
+                parts[m].append(self._examples(labels, m, rng, cfg))
+        train_sets = {m: _concat(*parts[m]) for m in ("warm", "cold")}
         if cfg.gate == "off":
             both = _concat(train_sets["warm"], train_sets["cold"]), _concat(held_sets["warm"], held_sets["cold"])
             self.models_ = {"warm": self._train(*both, cfg)}
@@ -244,8 +298,26 @@ class Reranker(Recommender):
             self.cold_backoff_ = cfg.gate == "popularity"
         log.info("reranker held-out recall@10: %s; cold queries %s", self.held_recall_,
                  "back off to best sellers" if self.cold_backoff_ else "go to the cold ranker")
-        self.evidence_ = _Evidence.of(b, cfg.recent_half_life_days)  # serve from every fit basket
+        self.evidence_ = _Evidence.of(b, cfg, self.category_, self.category_known_)  # serve from every fit basket
+        if self.network_ is not None:
+            self.network_.refresh_evidence(b)
         return self
+
+    def _fit_network(self, evidence: Baskets, catalog: pd.DataFrame | None, cfg: RerankerConfig) -> Any:
+        """The pair network whose logit is the ``network`` feature, trained on the evidence baskets only (its
+        logits on the label baskets are then as unseen as they will be on the future)."""
+        if not cfg.network_epochs:
+            return None
+        if catalog is None or "embedding" not in catalog:
+            raise ConfigError("network_epochs > 0 needs the catalogue's text embeddings (an 'embedding' column, "
+                              "as the evaluation's catalogue has); embed the texts first or set network_epochs=0")
+        from bundlewise.pairmodel.model import PairModel
+
+        net = PairModel(epochs=cfg.network_epochs, max_positives=cfg.network_max_positives,
+                        random_state=cfg.random_state).fit(evidence, catalog)
+        if not np.array_equal(net.item_ids_.astype(str), self.item_ids_.astype(str)):
+            raise RuntimeError("the pair network's products differ from the ranker's")  # one catalog_ids rule
+        return net
 
     def _set_products(self, baskets: Baskets, catalog: pd.DataFrame | None) -> None:
         ids = catalog_ids(baskets, catalog)
@@ -289,7 +361,7 @@ class Reranker(Recommender):
         found = (keys[pos] == pk) if len(keys) else np.zeros(len(pk), dtype=bool)
         rows.weight = np.where(found, w[pos] if len(w) else 0.0, 0.0)
         rows.y = np.minimum(np.where(found, n_both[pos] if len(n_both) else 0, 0), _MAX_LABEL).astype(np.int64)
-        rows.events = events
+        rows.query_events = events[rows.queries]
         return rows.keep_groups_with_positives()
 
     # ------------------------------------------------------------------ candidates and features
@@ -297,8 +369,12 @@ class Reranker(Recommender):
         ev, n_c = self.evidence_, self.n_candidates
         popular = ev.pop_order[: n_c + 1]
         cooc = np.full((len(queries), n_c), -1, dtype=np.int64)
+        decayed = np.full((len(queries), n_c), -1, dtype=np.int64)
         if warm.any():
             cooc[warm], _ = ev.stats._rank(queries[warm], n_c, None)
+            if ev.decayed is not None:
+                decayed[warm], _ = ev.decayed._rank(queries[warm], n_c, None)
+        by_category = ev.category.top(self.category_, self.category_known_, queries, n_c)
         text, _ = cosine_top_k(self.vectors_[queries], self.vectors_, n_c, allowed=self.has_text_, exclude=queries)
         text[~self.has_text_[queries]] = -1
         with_ev = (ev.counts > 0) & self.has_text_
@@ -311,8 +387,9 @@ class Reranker(Recommender):
         if (flat >= 0).any():
             nb_partners[flat >= 0], _ = ev.stats._rank(flat[flat >= 0], max(n_c // 3, 1), None)
         nb_partners = nb_partners.reshape(len(queries), -1)
-        cand = np.concatenate([cooc, np.tile(popular, (len(queries), 1)), text, nb_partners], axis=1)
-        i_all, j_all, cooc_rank, text_rank = [], [], [], []
+        cand = np.concatenate([cooc, decayed, np.tile(popular, (len(queries), 1)), text, nb_partners, by_category],
+                              axis=1)
+        i_all, j_all, cooc_rank, text_rank, decayed_rank = [], [], [], [], []
         for row, q in enumerate(queries):
             c = np.unique(cand[row])
             c = c[(c >= 0) & (c != q)]
@@ -322,17 +399,18 @@ class Reranker(Recommender):
             j_all.append(c)
             cooc_rank.append(_rank_in(cooc[row], c, n_c))
             text_rank.append(_rank_in(text[row], c, n_c))
+            decayed_rank.append(_rank_in(decayed[row], c, n_c))
         lengths = np.array([len(c) for c in j_all], dtype=np.int64)
         i = np.concatenate(i_all) if i_all else np.zeros(0, np.int64)
         j = np.concatenate(j_all) if j_all else np.zeros(0, np.int64)
         qrow = np.repeat(np.arange(len(queries)), lengths)
-        x = self._features(i, j, warm[qrow], (nb[qrow], nb_w[qrow]),
-                           np.concatenate(cooc_rank) if cooc_rank else np.zeros(0),
-                           np.concatenate(text_rank) if text_rank else np.zeros(0))
+        ranks = {name: np.concatenate(r) if r else np.zeros(0)
+                 for name, r in (("cooc_rank", cooc_rank), ("text_rank", text_rank), ("decayed_rank", decayed_rank))}
+        x = self._features(i, j, warm[qrow], (nb[qrow], nb_w[qrow]), ranks)
         return _Rows(queries, lengths, i, j, x)
 
     def _features(self, i: np.ndarray, j: np.ndarray, warm: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray],
-                  cooc_rank: np.ndarray, text_rank: np.ndarray) -> np.ndarray:
+                  ranks: dict[str, np.ndarray]) -> np.ndarray:
         ev = self.evidence_
         total = max(ev.table.total_weight, 1.0)
         wij = np.where(warm, ev.table.counts(i, j), 0.0)
@@ -347,6 +425,16 @@ class Reranker(Recommender):
             rate_j_recent = np.log1p(_RATE * ev.recent.item_weights[j] / max(ev.recent.total_weight, 1e-12))
         else:
             conf_recent, rate_j_recent = np.zeros(len(i)), np.zeros(len(i))
+        if ev.decayed_table is not None:
+            dij = np.where(warm, ev.decayed_table.counts(i, j), 0.0)
+            di = np.where(warm, ev.decayed_table.item_weights[i], 0.0)
+            conf_decayed = np.where(di > 0, dij / np.maximum(di, 1e-12), 0.0)
+        else:
+            conf_decayed = np.zeros(len(i))
+        # the query's own evidence is always left out of its category's (hidden for a cold row, it must not
+        # come back through the category), so a training query read as cold sees what a new product would
+        cat_conf, cat_lift = ev.category.conf(ev.table, self.category_, self.category_known_, i, j,
+                                              ev.table.counts(i, j), ev.table.item_weights[i])
         nbr_conf, nbr_n = neighbour_evidence(ev.table, j, neighbours)
         pop_rank = np.full(len(ev.counts), len(ev.pop_order), dtype=np.float64)
         pop_rank[ev.pop_order] = np.arange(len(ev.pop_order))
@@ -355,15 +443,20 @@ class Reranker(Recommender):
         cols = {
             "log_rate_ij": np.log1p(_RATE * wij / total), "conf_ij": conf_ij, "conf_ji": conf_ji,
             "log_lift": np.where(wij > 0, np.log(lift), 0.0), "log_rate_i": np.log1p(_RATE * wi / total),
-            "has_pair": (wij > 0).astype(np.float64), "cooc_rank": cooc_rank,
+            "has_pair": (wij > 0).astype(np.float64), "cooc_rank": ranks["cooc_rank"],
             "conf_ij_recent": conf_recent, "log_rate_j_recent": rate_j_recent,
-            "text_cos": np.einsum("nd,nd->n", self.vectors_[i], self.vectors_[j]), "text_rank": text_rank,
+            "conf_ij_decayed": conf_decayed, "decayed_rank": ranks["decayed_rank"],
+            "text_cos": np.einsum("nd,nd->n", self.vectors_[i], self.vectors_[j]), "text_rank": ranks["text_rank"],
             "nbr_conf": nbr_conf, "nbr_log_rate": np.log1p(_RATE * nbr_n / total),
             "log_rate_j": np.log1p(_RATE * wj / total), "pop_rank": np.log1p(pop_rank[j]),
             "log_price_ratio": np.where(known_price, self.log_price_[j] - self.log_price_[i], 0.0),
             "same_category": np.where(known_cat, (self.category_[i] == self.category_[j]) * 2.0 - 1.0, 0.0),
             "same_top_category": np.where(known_cat, (self.top_category_[i] == self.top_category_[j]) * 2.0 - 1.0,
                                           0.0),
+            "cat_conf": cat_conf, "cat_log_lift": cat_lift,
+            # a cold row reads the network's cold-start input (its own evidence hidden), as it was trained
+            "pair_logit": (self.network_.logits(i, j, hide_evidence=~warm) if self.network_ is not None and len(i)
+                           else np.zeros(len(i))),
         }
         return np.stack([cols[name] for name in FEATURES], axis=1).astype(np.float32)
 
@@ -448,24 +541,34 @@ class _Rows:
     x: np.ndarray
     y: np.ndarray | None = None
     weight: np.ndarray | None = None  # Σ over label baskets holding both of 1 / (basket size − 1)
-    events: np.ndarray | None = None  # label events of every product (baskets of ≥ 2 holding it)
+    query_events: np.ndarray | None = None  # each query's label events (label baskets of ≥ 2 holding it)
 
     def keep_groups_with_positives(self) -> _Rows:
         group = np.repeat(np.arange(len(self.lengths)), self.lengths)
         pos = np.bincount(group, weights=(self.y > 0).astype(np.float64), minlength=len(self.lengths)) > 0
         keep = pos[group]
         return _Rows(self.queries[pos], self.lengths[pos], self.i[keep], self.j[keep], self.x[keep], self.y[keep],
-                     self.weight[keep], self.events)
+                     self.weight[keep], self.query_events[pos])
 
     def row_weight(self) -> np.ndarray:
         """Queries weigh by the square root of their label events (the evaluation averages over events)."""
-        return np.sqrt(np.maximum(self.events[self.i], 1.0))
+        return np.repeat(np.sqrt(np.maximum(self.query_events, 1.0)), self.lengths)
 
 
-def _concat(a: _Rows, b: _Rows) -> _Rows:
-    return _Rows(np.concatenate([a.queries, b.queries]), np.concatenate([a.lengths, b.lengths]),
-                 np.concatenate([a.i, b.i]), np.concatenate([a.j, b.j]), np.concatenate([a.x, b.x]),
-                 np.concatenate([a.y, b.y]), np.concatenate([a.weight, b.weight]), a.events)
+def _concat(*parts: _Rows) -> _Rows:
+    fields = [f.name for f in dataclasses.fields(_Rows)]
+    return _Rows(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+
+
+def _label_windows(b: Baskets, share: float, n: int) -> list[tuple[Baskets, Baskets]]:
+    """(evidence, labels) of ``n`` label windows of ``share`` of the baskets each, newest first; each window's
+    evidence is every basket before it."""
+    out, rest = [], b
+    for k in range(n):
+        older, labels = split_in_time(rest, share / (1.0 - k * share))
+        out.append((older, labels))
+        rest = older
+    return out
 
 
 def _rank_in(ranked: np.ndarray, cand: np.ndarray, n: int) -> np.ndarray:
@@ -511,4 +614,4 @@ def _recall(rows: _Rows, scores: np.ndarray, k: int = 10) -> float:
         s = scores[offs[r]: offs[r + 1]]
         top = np.argsort(-s, kind="stable")[:k]
         total += float(rows.weight[offs[r]: offs[r + 1]][top].sum())
-    return total / float(rows.events[rows.queries].sum())
+    return total / float(rows.query_events.sum())

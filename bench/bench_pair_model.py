@@ -2,7 +2,8 @@
 candidates (top-10 partners for the whole catalogue) beside the co-occurrence baseline answering
 the same queries.
 
-Run: ``python -m bench.bench_pair_model`` (``BENCH_THREADS=1,2``). The warehouse and the
+Run: ``python -m bench.bench_pair_model`` (``BENCH_THREADS=1,2``; ``BENCH_THREADS=`` empty skips training and
+times only the scoring: pair model, second-stage ranker, co-occurrence). The warehouse and the
 embeddings are built before any clock starts (``bench/results/pair_model.duckdb``); each contender
 runs in a fresh process (bench/_harness.py); time and memory cover the timed section only.
 """
@@ -59,9 +60,11 @@ def train(clock, threads: str = "1") -> dict:  # type: ignore[no-untyped-def]
 def score(clock, model: str = "pair") -> dict:  # type: ignore[no-untyped-def]
     from bundlewise.evaluation import CoOccurrence
     from bundlewise.pairmodel.model import PairModel
+    from bundlewise.pairmodel.rerank import Reranker
 
     baskets, catalog = _inputs()
-    m = (PairModel(epochs=1, max_positives=20_000) if model == "pair" else CoOccurrence(half_life_days=90.0))
+    m = {"pair": lambda: PairModel(epochs=1, max_positives=20_000), "rerank": Reranker,
+         "cooccurrence": lambda: CoOccurrence(half_life_days=90.0)}[model]()
     m.fit(baskets, catalog)
     queries = [p for p in catalog["product_id"] if p in set(m.item_ids_)]
     clock.start()
@@ -72,12 +75,12 @@ def score(clock, model: str = "pair") -> dict:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     _prepare()
-    threads = os.environ.get("BENCH_THREADS", "1,2").split(",")
+    threads = [t for t in os.environ.get("BENCH_THREADS", "1,2").split(",") if t]
     rows = []
     for t in threads:
         r = measure("bench_pair_model", "train", repeats=1, threads=t)
         rows.append((f"train, {t} thread(s)", r))
-    for model in ("pair", "cooccurrence"):
+    for model in ("pair", "rerank", "cooccurrence"):
         rows.append((f"top-10 for every product: {model}", measure("bench_pair_model", "score", repeats=3,
                                                                    model=model)))
     print("| contender | seconds | MiB above baseline | details |")
@@ -86,8 +89,8 @@ def main() -> None:
         extra = {k: v for k, v in r.items() if k not in ("seconds", "peak_mb", "delta_mb", "baseline_mb",
                                                           "seconds_all")}
         print(f"| {name} | {r['seconds']:.2f} | {r['delta_mb']:.0f} | {extra} |")
-    pair, cooc = rows[-2][1]["seconds"], rows[-1][1]["seconds"]
-    print(f"\npair-model scoring / co-occurrence lookup time: {pair / cooc:.1f}×")
+    pair, rerank, cooc = (r["seconds"] for _, r in rows[-3:])
+    print(f"\nscoring / co-occurrence lookup time: pair model {pair / cooc:.1f}×, ranker {rerank / cooc:.1f}×")
 
 
 CONTENDERS = {"train": train, "score": score}

@@ -108,7 +108,7 @@ def test_the_network_logit_is_a_feature_trained_on_the_evidence_only() -> None:
 
 
 def test_label_windows_roll_back_in_time_with_the_evidence_before_each() -> None:
-    from bundlewise.pairmodel.rerank import _label_windows
+    from bundlewise.pairmodel.rerank_rows import label_windows as _label_windows
 
     b = _timed([["a", "b"]] * 100)
     windows = _label_windows(b, 0.1, 3)

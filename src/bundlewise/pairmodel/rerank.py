@@ -36,7 +36,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -51,6 +50,15 @@ from bundlewise.mining.baskets import Baskets
 from bundlewise.mining.copurchase import CoPurchaseStats
 from bundlewise.mining.metrics import shrunk_lift
 from bundlewise.pairmodel.features import CategoryEvidence, PairTable, log_prices, neighbour_evidence, text_neighbours
+from bundlewise.pairmodel.rerank_rows import (
+    MAX_LABEL,
+    Rows,
+    concat_rows,
+    group_recall,
+    label_pairs,
+    label_windows,
+    rank_in,
+)
 from bundlewise.pairmodel.sampling import split_in_time
 from bundlewise.recommend import Recommender, catalog_ids, top_k_rows
 from bundlewise.vectors import catalog_vectors, cosine_top_k, normalize_rows
@@ -70,7 +78,6 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 FEATURES = tuple(name for names in FEATURE_GROUPS.values() for name in names)
 GATES = ("auto", "ranker", "popularity", "off")
-_MAX_LABEL = 3
 _RATE = 1e4  # count features are per 10,000 baskets
 
 
@@ -265,12 +272,12 @@ class Reranker(Recommender):
         cfg = self._config()
         self._set_products(baskets, catalog)
         b = baskets.with_vocabulary(self.item_ids_)
-        windows = _label_windows(b, cfg.label_share, cfg.label_windows)
+        windows = label_windows(b, cfg.label_share, cfg.label_windows)
         dropped = (*cfg.drop_groups, *(() if cfg.network_epochs else ("network",)))
         self.columns_ = [k for k, name in enumerate(FEATURES) if not any(name in FEATURE_GROUPS[g] for g in dropped)]
         self.network_ = self._fit_network(windows[-1][0], catalog, cfg)  # the oldest evidence: no window's labels
         rng = np.random.default_rng(cfg.random_state)
-        parts: dict[str, list[_Rows]] = {"warm": [], "cold": []}
+        parts: dict[str, list[Rows]] = {"warm": [], "cold": []}
         for w, (evidence, labels) in enumerate(windows):  # newest first: its newest baskets are the held-out ones
             self.evidence_ = _Evidence.of(evidence, cfg, self.category_, self.category_known_)
             if self.network_ is not None:
@@ -280,16 +287,17 @@ class Reranker(Recommender):
                 held_sets = {m: self._examples(held_labels, m, rng, cfg) for m in ("warm", "cold")}
             for m in ("warm", "cold"):
                 parts[m].append(self._examples(labels, m, rng, cfg))
-        train_sets = {m: _concat(*parts[m]) for m in ("warm", "cold")}
+        train_sets = {m: concat_rows(*parts[m]) for m in ("warm", "cold")}
         if cfg.gate == "off":
-            both = _concat(train_sets["warm"], train_sets["cold"]), _concat(held_sets["warm"], held_sets["cold"])
+            both = (concat_rows(train_sets["warm"], train_sets["cold"]),
+                    concat_rows(held_sets["warm"], held_sets["cold"]))
             self.models_ = {"warm": self._train(*both, cfg)}
             self.models_["cold"] = self.models_["warm"]
         else:
             self.models_ = {m: self._train(train_sets[m], held_sets[m], cfg) for m in ("warm", "cold")}
-        self.held_recall_ = {m: _recall(held_sets[m], self._scores(self.models_[m], held_sets[m].x))
+        self.held_recall_ = {m: group_recall(held_sets[m], self._scores(self.models_[m], held_sets[m].x))
                              for m in ("warm", "cold")}
-        self.held_recall_["cold_popularity"] = _recall(held_sets["cold"], -held_sets["cold"].x[
+        self.held_recall_["cold_popularity"] = group_recall(held_sets["cold"], -held_sets["cold"].x[
             :, FEATURES.index("pop_rank")])
         if cfg.gate == "auto":
             ranker, popular = self.held_recall_["cold"], self.held_recall_["cold_popularity"]
@@ -346,9 +354,9 @@ class Reranker(Recommender):
         tops = np.array([re.split(r"\s*[>/|]\s*", c)[0] for c in cats], dtype=object)
         _, self.top_category_ = np.unique(tops, return_inverse=True)
 
-    def _examples(self, labels: Baskets, mode: str, rng: np.random.Generator, cfg: RerankerConfig) -> _Rows:
+    def _examples(self, labels: Baskets, mode: str, rng: np.random.Generator, cfg: RerankerConfig) -> Rows:
         """Rows of the label queries of ``mode`` (warm: with evidence; cold: evidence hidden or absent)."""
-        keys, w, n_both, events = _label_pairs(labels)
+        keys, w, n_both, events = label_pairs(labels)
         queries = np.flatnonzero(events > 0)
         warm = self.evidence_.counts[queries] > 0
         queries = queries[warm] if mode == "warm" else queries  # a warm query also serves as a cold one
@@ -360,12 +368,12 @@ class Reranker(Recommender):
         pos = np.minimum(np.searchsorted(keys, pk), max(len(keys) - 1, 0))
         found = (keys[pos] == pk) if len(keys) else np.zeros(len(pk), dtype=bool)
         rows.weight = np.where(found, w[pos] if len(w) else 0.0, 0.0)
-        rows.y = np.minimum(np.where(found, n_both[pos] if len(n_both) else 0, 0), _MAX_LABEL).astype(np.int64)
+        rows.y = np.minimum(np.where(found, n_both[pos] if len(n_both) else 0, 0), MAX_LABEL).astype(np.int64)
         rows.query_events = events[rows.queries]
         return rows.keep_groups_with_positives()
 
     # ------------------------------------------------------------------ candidates and features
-    def _rows(self, queries: np.ndarray, warm: np.ndarray, allowed_mask: np.ndarray | None = None) -> _Rows:
+    def _rows(self, queries: np.ndarray, warm: np.ndarray, allowed_mask: np.ndarray | None = None) -> Rows:
         ev, n_c = self.evidence_, self.n_candidates
         popular = ev.pop_order[: n_c + 1]
         cooc = np.full((len(queries), n_c), -1, dtype=np.int64)
@@ -397,9 +405,9 @@ class Reranker(Recommender):
                 c = c[allowed_mask[c]]
             i_all.append(np.full(len(c), q))
             j_all.append(c)
-            cooc_rank.append(_rank_in(cooc[row], c, n_c))
-            text_rank.append(_rank_in(text[row], c, n_c))
-            decayed_rank.append(_rank_in(decayed[row], c, n_c))
+            cooc_rank.append(rank_in(cooc[row], c, n_c))
+            text_rank.append(rank_in(text[row], c, n_c))
+            decayed_rank.append(rank_in(decayed[row], c, n_c))
         lengths = np.array([len(c) for c in j_all], dtype=np.int64)
         i = np.concatenate(i_all) if i_all else np.zeros(0, np.int64)
         j = np.concatenate(j_all) if j_all else np.zeros(0, np.int64)
@@ -407,7 +415,7 @@ class Reranker(Recommender):
         ranks = {name: np.concatenate(r) if r else np.zeros(0)
                  for name, r in (("cooc_rank", cooc_rank), ("text_rank", text_rank), ("decayed_rank", decayed_rank))}
         x = self._features(i, j, warm[qrow], (nb[qrow], nb_w[qrow]), ranks)
-        return _Rows(queries, lengths, i, j, x)
+        return Rows(queries, lengths, i, j, x)
 
     def _features(self, i: np.ndarray, j: np.ndarray, warm: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray],
                   ranks: dict[str, np.ndarray]) -> np.ndarray:
@@ -461,14 +469,14 @@ class Reranker(Recommender):
         return np.stack([cols[name] for name in FEATURES], axis=1).astype(np.float32)
 
     # ------------------------------------------------------------------ learning
-    def _train(self, train: _Rows, held: _Rows, cfg: RerankerConfig) -> Any:
+    def _train(self, train: Rows, held: Rows, cfg: RerankerConfig) -> Any:
         import lightgbm as lgb
 
         if not len(train.lengths):
             return None  # no label query of this kind: scored by popularity
         params = {"objective": "lambdarank", "learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves,
                   "min_data_in_leaf": cfg.min_data_in_leaf, "lambdarank_truncation_level": 20,
-                  "label_gain": list(range(_MAX_LABEL + 1)), "eval_at": [10], "metric": "ndcg",
+                  "label_gain": list(range(MAX_LABEL + 1)), "eval_at": [10], "metric": "ndcg",
                   "num_threads": 1, "deterministic": True, "force_row_wise": True, "seed": cfg.random_state,
                   "verbose": -1}
         train_set = lgb.Dataset(train.x[:, self.columns_], train.y, group=train.lengths, weight=train.row_weight(),
@@ -528,90 +536,3 @@ class Reranker(Recommender):
             floor = float(np.nanmin(vals[row])) if len(have) else 0.0
             top[row, len(have): len(have) + len(extra)] = extra
             vals[row, len(have): len(have) + len(extra)] = floor - 1.0 - np.arange(len(extra)) / (k + 1)
-
-
-@dataclasses.dataclass
-class _Rows:
-    """Candidate rows grouped by query (contiguous), their features and (when training) labels."""
-
-    queries: np.ndarray
-    lengths: np.ndarray
-    i: np.ndarray
-    j: np.ndarray
-    x: np.ndarray
-    y: np.ndarray | None = None
-    weight: np.ndarray | None = None  # Σ over label baskets holding both of 1 / (basket size − 1)
-    query_events: np.ndarray | None = None  # each query's label events (label baskets of ≥ 2 holding it)
-
-    def keep_groups_with_positives(self) -> _Rows:
-        group = np.repeat(np.arange(len(self.lengths)), self.lengths)
-        pos = np.bincount(group, weights=(self.y > 0).astype(np.float64), minlength=len(self.lengths)) > 0
-        keep = pos[group]
-        return _Rows(self.queries[pos], self.lengths[pos], self.i[keep], self.j[keep], self.x[keep], self.y[keep],
-                     self.weight[keep], self.query_events[pos])
-
-    def row_weight(self) -> np.ndarray:
-        """Queries weigh by the square root of their label events (the evaluation averages over events)."""
-        return np.repeat(np.sqrt(np.maximum(self.query_events, 1.0)), self.lengths)
-
-
-def _concat(*parts: _Rows) -> _Rows:
-    fields = [f.name for f in dataclasses.fields(_Rows)]
-    return _Rows(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
-
-
-def _label_windows(b: Baskets, share: float, n: int) -> list[tuple[Baskets, Baskets]]:
-    """(evidence, labels) of ``n`` label windows of ``share`` of the baskets each, newest first; each window's
-    evidence is every basket before it."""
-    out, rest = [], b
-    for k in range(n):
-        older, labels = split_in_time(rest, share / (1.0 - k * share))
-        out.append((older, labels))
-        rest = older
-    return out
-
-
-def _rank_in(ranked: np.ndarray, cand: np.ndarray, n: int) -> np.ndarray:
-    """Position of each candidate in ``ranked`` (-1 padded), ``n`` when absent."""
-    out = np.full(len(cand), float(n))
-    valid = ranked >= 0
-    r = ranked[valid]
-    pos = np.searchsorted(cand, r)
-    pos = np.minimum(pos, max(len(cand) - 1, 0))
-    hit = (cand[pos] == r) if len(cand) else np.zeros(len(r), dtype=bool)
-    out[pos[hit]] = np.flatnonzero(valid)[hit]
-    return out
-
-
-def _label_pairs(labels: Baskets) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Ordered pairs of the label baskets: sorted keys i*n+j, Σ 1/(size−1), basket counts; events per product."""
-    n = len(labels.item_ids)
-    sizes = labels.sizes()
-    keys, wts = [], []
-    events = np.zeros(n, dtype=np.float64)
-    for s, e in zip(labels.indptr[:-1], labels.indptr[1:], strict=True):
-        if e - s < 2:
-            continue
-        items = labels.indices[s:e].astype(np.int64)
-        events[items] += 1
-        a, b = np.meshgrid(items, items, indexing="ij")
-        off = a != b
-        keys.append((a * n + b)[off])
-        wts.append(np.full(int(off.sum()), 1.0 / (e - s - 1)))
-    del sizes
-    if not keys:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), events
-    uk, inv = np.unique(np.concatenate(keys), return_inverse=True)
-    return uk, np.bincount(inv, weights=np.concatenate(wts)), np.bincount(inv), events
-
-
-def _recall(rows: _Rows, scores: np.ndarray, k: int = 10) -> float:
-    """Recall@k of ranking each group by ``scores``, weighted as the evaluation weighs events."""
-    if not len(rows.lengths):
-        return float("nan")
-    total, offs = 0.0, np.concatenate([[0], np.cumsum(rows.lengths)])
-    for r in range(len(rows.lengths)):
-        s = scores[offs[r]: offs[r + 1]]
-        top = np.argsort(-s, kind="stable")[:k]
-        total += float(rows.weight[offs[r]: offs[r + 1]][top].sum())
-    return total / float(rows.query_events.sum())

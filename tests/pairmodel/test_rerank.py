@@ -120,3 +120,21 @@ def test_label_windows_roll_back_in_time_with_the_evidence_before_each() -> None
     assert newest == sorted(newest, reverse=True)
     with pytest.raises(ConfigError, match="label_windows"):
         RerankerConfig(label_share=0.3, label_windows=4)
+
+
+def test_id_embeddings_are_an_opt_in_group_that_is_zero_for_cold_rows() -> None:
+    b, cat = _themed(seed=4)
+    assert FEATURES.index("id_cos") not in Reranker(**SMALL).fit(b, cat).columns_  # off by default
+    m = Reranker(id_dim=4, **SMALL).fit(b, cat)
+    assert {FEATURES.index("id_cos"), FEATURES.index("id_rank")} <= set(m.columns_)
+    f = m.evidence_.factors
+    ids = list(m.item_ids_)
+    # same theme, never compared by a count: closer ID vectors than across themes
+    assert f[ids.index("g0p0")] @ f[ids.index("g0p3")] > f[ids.index("g0p0")] @ f[ids.index("g2p3")]
+    q = np.array([ids.index("g0p0")])
+    warm_rows, cold_rows = m._rows(q, np.array([True])), m._rows(q, np.array([False]))
+    col = FEATURES.index("id_cos")
+    assert np.abs(warm_rows.x[:, col]).max() > 0 and np.all(cold_rows.x[:, col] == 0)
+    assert np.all(cold_rows.x[:, FEATURES.index("id_rank")] == m.n_candidates)  # no ID neighbours when cold
+    with pytest.raises(ConfigError, match="id_dim"):
+        RerankerConfig(id_dim=-1)

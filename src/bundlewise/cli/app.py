@@ -42,6 +42,8 @@ VERBS: dict[str, tuple[str, str]] = {
                                             "products, with 95 % bootstrap intervals."),
     "train": ("bundlewise.cli.pairs", "Train the pair model S_ij on every basket of the warehouse and save a "
                                       "checkpoint."),
+    "train-ranker": ("bundlewise.cli.pairs", "Train the second-stage ranker (LightGBM over every evidence, warm/cold "
+                                             "gate) on every basket and save it."),
     "complements": ("bundlewise.cli.pairs", "Best partners of a product (or of a product described only by "
                                             "--text), with their evidence."),
     "bundles": ("bundlewise.cli.bundles", "Priced bundles to run: discount, expected attach rates and incremental "

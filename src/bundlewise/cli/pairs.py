@@ -67,6 +67,49 @@ def train_cmd(
     out.print(f"saved {run.path} · loss curves {run.report}")
 
 
+DEFAULT_RANKER = Path("bundlewise-ranker")
+RankerOpt = Annotated[Path | None, typer.Option("--ranker", help="A folder written by train-ranker: rank with it "
+                                                                  "(instead of the pair model).")]
+
+
+def train_ranker_cmd(
+    output: Annotated[Path, typer.Option("--output", help="Folder to write.")] = DEFAULT_RANKER,
+    label_share: Annotated[float | None, typer.Option("--label-share", help="Share of the newest baskets per "
+                                                                            "label window [default: the "
+                                                                            "ranker's, 0.1].")] = None,
+    label_windows: Annotated[int | None, typer.Option("--label-windows", help="Label windows rolled back in time "
+                                                                             "[default: the ranker's, 3].")] = None,
+    encoder: EncoderOpt = "auto",
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+) -> None:
+    """Train the second-stage ranker (LightGBM over every evidence, warm/cold gate) on every basket and save it."""
+    from bundlewise.cli._console import STATE
+    from bundlewise.pairmodel.jobs import train_reranker
+    from bundlewise.pairmodel.rerank import RerankerConfig
+    from bundlewise.pairmodel.rerank_io import check_ranker_output
+    from bundlewise.text import ProductEncoder
+
+    given = {"label_share": label_share, "label_windows": label_windows, "random_state": seed}
+    params = {k: v for k, v in given.items() if v is not None}  # the defaults live in RerankerConfig
+    try:
+        RerankerConfig.from_dict(params)
+    except ConfigError as exc:  # "label_share is 2; ..." -> "--label-share is 2; ..."
+        name = str(exc).split(" ", 1)[0]
+        flag = {"random_state": "--seed"}.get(name, "--" + name.replace("_", "-"))
+        raise ConfigError(f"{flag}{str(exc)[len(name):]}" if name in params else str(exc)) from None
+    check_ranker_output(output, warehouse=STATE.db)
+    with open_warehouse("write") as wh, progress() as bars:  # embeddings cache
+        run = train_reranker(wh, output, params=params, encoder=ProductEncoder(model=encoder), progress=bars)
+    m = run.model
+    held = m.held_recall_
+    out.print(f"ranker trained on {run.n_baskets:,} baskets, {run.n_products:,} products (encoder "
+              f"{run.encoder_id}) in {run.fit_seconds:.0f} s")
+    out.print(f"held-out recall@10 (newest label baskets): warm {held['warm']:.4f}, cold ranker {held['cold']:.4f} "
+              f"vs best sellers {held['cold_popularity']:.4f}: new products "
+              + ("back off to best sellers" if m.cold_backoff_ else "go to the cold ranker"))
+    out.print(f"saved {run.path}; bundlewise complements PRODUCT --ranker {run.path}")
+
+
 @contextmanager
 def _epoch_lines() -> Iterator[None]:
     """One plain line per epoch on stderr when it is no terminal (a log file, CI): no live bar shows there,
@@ -113,6 +156,7 @@ def complements_cmd(
     model_path: ModelOpt = DEFAULT_MODEL,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Attributions and key words.")] = True,
     allow_other_data: AllowOtherData = False,
+    ranker: RankerOpt = None,
 ) -> None:
     """Best partners of a product (or of a product described only by --text), with their evidence."""
     from bundlewise.mining.stored import StoredPairs
@@ -123,6 +167,13 @@ def complements_cmd(
     if (product_id is None) == (text is None):
         raise ConfigError("give either a PRODUCT_ID or --text \"...\" (exactly one)")
 
+    if ranker is not None:
+        if text is not None:
+            raise ConfigError("--ranker ranks the catalogue's products (a catalogued product never sold goes to "
+                              "its cold ranker); a product that exists only as --text needs the pair model: drop "
+                              "--ranker")
+        _ranker_complements(ranker, product_id, k, allow_other_data)  # type: ignore[arg-type]
+        return
     # without a trained model, a product's partners come from the co-purchase statistics: the last mine run's,
     # else counted now from the warehouse's baskets
     use_stats = text is None and not (model_path / "model.json").exists()
@@ -168,6 +219,34 @@ def complements_cmd(
     out.print(t)
 
 
+def _ranker_complements(path: Path, product_id: str, k: int, allow_other_data: bool) -> None:
+    from bundlewise.pairmodel.io import warehouse_fingerprint
+    from bundlewise.pairmodel.jobs import ranker_inputs
+    from bundlewise.pairmodel.rerank_explain import explain_reranked
+    from bundlewise.pairmodel.rerank_io import load_reranker, read_ranker_meta
+    from bundlewise.text import ProductEncoder
+
+    meta = read_ranker_meta(path)  # a bad folder fails before the warehouse is read
+    encoder = ProductEncoder(model="multilingual-e5-small" if "e5" in str(meta.get("encoder_id") or "").lower()
+                             else "minilm")
+    with open_warehouse("read") as wh:
+        titles = dict(wh.con.execute("SELECT product_id, coalesce(title, '') FROM products").fetchall())
+        baskets, catalog, _ = ranker_inputs(wh, encoder)
+        model = load_reranker(path, baskets, catalog, warehouse_fp=warehouse_fingerprint(wh),
+                              allow_other_data=allow_other_data)
+    rows = explain_reranked(model, product_id, k=k, titles=titles)
+    out.print(f"partners for {safe(product_id)} {safe(titles.get(product_id))} (ranker {path}; sorted by its "
+              "score, a ranking score, not a probability; 'drivers' split the score by evidence, TreeSHAP):")
+    t = Table("#", "partner", "title", "score", "baskets together", "lift", "text sim", "from", "drivers", "why",
+              box=None, pad_edge=False)
+    for r in rows:
+        drivers = ", ".join(f"{g} {v:+.2f}" for g, v in list(r.contributions.items())[:3])
+        t.add_row(str(r.rank), plain(r.partner_id), plain(titles.get(r.partner_id, ""), 40), f"{r.score:.3f}",
+                  f"{r.n_together:,.0f}", "" if r.lift is None else f"{r.lift:.1f}",
+                  "" if r.text_similarity is None else f"{r.text_similarity:.2f}", r.source, drivers, plain(r.why))
+    out.print(t)
+
+
 _LIVE_MIN_COUNT = 2  # a pair seen once is a coincidence more often than a complement
 
 
@@ -199,4 +278,5 @@ def _encoder_for(model: object, factory: type) -> object:
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
+    app.command("train-ranker")(train_ranker_cmd)
     app.command("complements")(complements_cmd)

@@ -77,6 +77,57 @@ def train_pair_model(wh: Warehouse, out_path: str | Path, *, params: PairModelCo
     return TrainingRun(model, path, encoder_id, baskets.n_baskets, len(catalog), path / "training.html")
 
 
+@dataclass
+class RankerRun:
+    model: Any
+    path: Path
+    encoder_id: str
+    n_baskets: int
+    n_products: int
+    fit_seconds: float
+
+
+def ranker_inputs(wh: Warehouse, encoder: Any, progress: Progress = NULL_PROGRESS) -> tuple[Any, pd.DataFrame, str]:
+    """The baskets and the embedded catalogue (every real product) a ranker is fitted on and served from."""
+    baskets = load_baskets(wh, progress=progress)
+    catalog, encoder_id = with_embeddings(wh, load_catalog(wh), encoder, progress)
+    return baskets, catalog, encoder_id
+
+
+def train_reranker(wh: Warehouse, out_path: str | Path, *, params: Mapping[str, Any] | None = None,
+                   encoder: Any = None, progress: Progress = NULL_PROGRESS) -> RankerRun:
+    """Fit a :class:`~bundlewise.pairmodel.rerank.Reranker` on every basket of the warehouse and save it
+    (:func:`~bundlewise.pairmodel.rerank_io.save_reranker`; the folder is checked before any work).
+
+    ``params`` are the ranker's keys (:class:`~bundlewise.pairmodel.rerank.RerankerConfig`: an unknown
+    key or a bad value is a :class:`~bundlewise.errors.ConfigError` before anything is read).
+    """
+    import time
+
+    from bundlewise.pairmodel.io import warehouse_fingerprint
+    from bundlewise.pairmodel.rerank import Reranker, RerankerConfig
+    from bundlewise.pairmodel.rerank_io import check_ranker_output, save_reranker
+
+    RerankerConfig.from_dict(dict(params or {}))  # refuse bad keys before minutes of work
+    if (params or {}).get("network_epochs"):
+        from bundlewise.errors import ConfigError
+
+        raise ConfigError("network_epochs > 0: the pair network is not saved with a ranker; leave it at 0")
+    out_path = check_ranker_output(out_path, warehouse=wh.path)
+    if encoder is None:
+        from bundlewise.text import ProductEncoder
+
+        encoder = ProductEncoder()
+    baskets, catalog, encoder_id = ranker_inputs(wh, encoder, progress)
+    fingerprint = warehouse_fingerprint(wh)
+    t0 = time.perf_counter()
+    model = Reranker(**dict(params or {})).fit(baskets, catalog)
+    seconds = time.perf_counter() - t0
+    path = save_reranker(model, out_path, encoder_id=encoder_id, warehouse_fp=fingerprint,
+                         metrics={"fit_seconds": seconds, "n_baskets": baskets.n_baskets})
+    return RankerRun(model, path, encoder_id, baskets.n_baskets, len(model.item_ids_), seconds)
+
+
 def _training_report(model: Any, path: Path) -> Path:
     from bundlewise.report import HtmlReport, pyplot
 

@@ -329,6 +329,18 @@ class Reranker(Recommender):
             self.network_.refresh_evidence(b)
         return self
 
+    def serve_from(self, baskets: Baskets, catalog: pd.DataFrame | None, models: dict[str, Any],
+                   columns: list[int], cold_backoff: bool) -> Reranker:
+        """Serve trained boosters (a saved ranker, :mod:`~bundlewise.pairmodel.rerank_io`) from these
+        baskets and catalogue: the evidence is rebuilt as ``fit`` leaves it. No network logit."""
+        cfg = self._config()
+        self._set_products(baskets, catalog)
+        self.columns_, self.models_, self.cold_backoff_ = list(columns), dict(models), bool(cold_backoff)
+        self.network_, self.held_recall_ = None, {}
+        self.evidence_ = _Evidence.of(baskets.with_vocabulary(self.item_ids_), cfg, self.category_,
+                                      self.category_known_)
+        return self
+
     def _fit_network(self, evidence: Baskets, catalog: pd.DataFrame | None, cfg: RerankerConfig) -> Any:
         """The pair network whose logit is the ``network`` feature, trained on the evidence baskets only (its
         logits on the label baskets are then as unseen as they will be on the future)."""

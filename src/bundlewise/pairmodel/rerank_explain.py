@@ -45,6 +45,7 @@ GROUP_WORDS = {
     "decayed": "what sold together, recent baskets weighing more", "text": "how alike the texts read",
     "neighbour": "what similar products sell with", "popularity": "the partner's sales",
     "price": "the price ratio", "category": "how the category sells", "network": "the pair network",
+    "ids": "products with the same partners",
 }
 SOURCES = ("warm ranker", "cold ranker", "best sellers")
 

@@ -3,9 +3,9 @@ candidates (top-10 partners for the whole catalogue) beside the co-occurrence ba
 the same queries.
 
 Run: ``python -m bench.bench_pair_model`` (``BENCH_THREADS=1,2``; ``BENCH_THREADS=`` empty skips training and
-times only the scoring: pair model, second-stage ranker, co-occurrence). The warehouse and the
-embeddings are built before any clock starts (``bench/results/pair_model.duckdb``); each contender
-runs in a fresh process (bench/_harness.py); time and memory cover the timed section only.
+times only the scoring: pair model, second-stage ranker, co-occurrence; ``BENCH_REPEATS=3`` timed repeats
+each). The warehouse and the embeddings are built before any clock starts
+(``bench/results/pair_model.duckdb``); each contender runs in a fresh process (bench/_harness.py); time and memory cover the timed section only.
 """
 
 from __future__ import annotations
@@ -76,12 +76,13 @@ def score(clock, model: str = "pair") -> dict:  # type: ignore[no-untyped-def]
 def main() -> None:
     _prepare()
     threads = [t for t in os.environ.get("BENCH_THREADS", "1,2").split(",") if t]
+    repeats = int(os.environ.get("BENCH_REPEATS", "3"))  # each scoring repeat refits in a fresh process
     rows = []
     for t in threads:
         r = measure("bench_pair_model", "train", repeats=1, threads=t)
         rows.append((f"train, {t} thread(s)", r))
     for model in ("pair", "rerank", "cooccurrence"):
-        rows.append((f"top-10 for every product: {model}", measure("bench_pair_model", "score", repeats=3,
+        rows.append((f"top-10 for every product: {model}", measure("bench_pair_model", "score", repeats=repeats,
                                                                    model=model)))
     print("| contender | seconds | MiB above baseline | details |")
     print("|---|---|---|---|")

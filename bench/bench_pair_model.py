@@ -5,7 +5,8 @@ the same queries.
 Run: ``python -m bench.bench_pair_model`` (``BENCH_THREADS=1,2``; ``BENCH_THREADS=`` empty skips training and
 times only the scoring: pair model, second-stage ranker, co-occurrence; ``BENCH_REPEATS=3`` timed repeats
 each). The warehouse and the embeddings are built before any clock starts
-(``bench/results/pair_model.duckdb``); each contender runs in a fresh process (bench/_harness.py); time and memory cover the timed section only.
+(``bench/results/pair_model.duckdb``); each contender runs in a fresh process (bench/_harness.py); time and
+memory cover the timed section only.
 """
 
 from __future__ import annotations

@@ -138,3 +138,14 @@ def test_id_embeddings_are_an_opt_in_group_that_is_zero_for_cold_rows() -> None:
     assert np.all(cold_rows.x[:, FEATURES.index("id_rank")] == m.n_candidates)  # no ID neighbours when cold
     with pytest.raises(ConfigError, match="id_dim"):
         RerankerConfig(id_dim=-1)
+
+
+def test_ranking_in_chunks_of_queries_gives_the_same_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bundlewise.pairmodel.rerank as rr
+
+    b, cat = _themed(seed=5)
+    m = Reranker(**SMALL).fit(b, cat)
+    whole = m.recommend(list(m.item_ids_), k=5)
+    monkeypatch.setattr(rr, "_QUERY_CHUNK", 3)
+    chunked = m.recommend(list(m.item_ids_), k=5)
+    assert (whole[0] == chunked[0]).all() and np.allclose(whole[1], chunked[1])

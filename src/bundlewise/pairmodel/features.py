@@ -177,6 +177,21 @@ def pair_features(table: PairTable, i: np.ndarray, j: np.ndarray, vectors: np.nd
     return np.stack([columns[name] for name in PAIR_FEATURES], axis=1).astype(np.float32)
 
 
+def pair_dots(vectors: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+    """``vectors[i[n]] @ vectors[j[n]]`` for every n, in chunks: gathering both sides whole would hold
+    ``len(i) × d`` floats twice (3.7 GB for the ranker's 1.2M rows of 384-d texts on Online Retail).
+
+    >>> v = np.eye(3)
+    >>> pair_dots(v, np.array([0, 1, 2]), np.array([0, 2, 2]), chunk=2).tolist()
+    [1.0, 0.0, 1.0]
+    """
+    out = np.empty(len(i), dtype=np.float64)
+    for start in range(0, len(i), chunk):
+        stop = start + chunk
+        out[start:stop] = _row_dots(vectors[i[start:stop]], vectors[j[start:stop]])
+    return out
+
+
 def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise dot products, summed in float64: numpy's float32 SIMD sums depend on the arrays' memory
     alignment, which changed the last bit of a feature between two identical fits."""

@@ -54,6 +54,7 @@ from bundlewise.pairmodel.features import (
     PairTable,
     log_prices,
     neighbour_evidence,
+    pair_dots,
     ppmi_factors,
     text_neighbours,
 )
@@ -86,6 +87,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 FEATURES = tuple(name for names in FEATURE_GROUPS.values() for name in names)
 GATES = ("auto", "ranker", "popularity", "off")
+_QUERY_CHUNK = 512
 _RATE = 1e4  # count features are per 10,000 baskets
 
 
@@ -491,7 +493,7 @@ class Reranker(Recommender):
             "has_pair": (wij > 0).astype(np.float64), "cooc_rank": ranks["cooc_rank"],
             "conf_ij_recent": conf_recent, "log_rate_j_recent": rate_j_recent,
             "conf_ij_decayed": conf_decayed, "decayed_rank": ranks["decayed_rank"],
-            "text_cos": np.einsum("nd,nd->n", self.vectors_[i], self.vectors_[j]), "text_rank": ranks["text_rank"],
+            "text_cos": pair_dots(self.vectors_, i, j), "text_rank": ranks["text_rank"],
             "nbr_conf": nbr_conf, "nbr_log_rate": np.log1p(_RATE * nbr_n / total),
             "log_rate_j": np.log1p(_RATE * wj / total), "pop_rank": np.log1p(pop_rank[j]),
             "log_price_ratio": np.where(known_price, self.log_price_[j] - self.log_price_[i], 0.0),
@@ -502,7 +504,7 @@ class Reranker(Recommender):
             # a cold row reads the network's cold-start input (its own evidence hidden), as it was trained
             "pair_logit": (self.network_.logits(i, j, hide_evidence=~warm) if self.network_ is not None and len(i)
                            else np.zeros(len(i))),
-            "id_cos": (np.where(warm, np.einsum("nd,nd->n", ev.factors[i], ev.factors[j]), 0.0)
+            "id_cos": (np.where(warm, pair_dots(ev.factors, i, j), 0.0)
                        if ev.factors.shape[1] else np.zeros(len(i))),
             "id_rank": ranks["id_rank"],
         }
@@ -539,6 +541,13 @@ class Reranker(Recommender):
 
     # ------------------------------------------------------------------ ranking
     def _rank(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        # in chunks of queries: ~300 candidate rows each, so memory stays flat however many are asked
+        parts = [self._rank_chunk(codes[s: s + _QUERY_CHUNK], k, allowed) for s in range(0, len(codes), _QUERY_CHUNK)]
+        if not parts:
+            return np.full((0, k), -1, dtype=np.int64), np.full((0, k), np.nan)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _rank_chunk(self, codes: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         ev = self.evidence_
         warm = ev.counts[codes] > 0
         top = np.full((len(codes), k), -1, dtype=np.int64)

@@ -13,8 +13,8 @@ from bundlewise.cli.app import VERBS, app, name_flags
 
 runner = CliRunner()
 
-FLOW = ["datasets", "ingest", "stats", "rejects", "mine", "rules", "embed", "evaluate", "train", "complements",
-        "bundles", "report", "serve", "offers"]
+FLOW = ["datasets", "ingest", "stats", "rejects", "mine", "rules", "embed", "evaluate", "train", "train-ranker",
+        "complements", "bundles", "report", "serve", "offers"]
 
 
 @pytest.fixture

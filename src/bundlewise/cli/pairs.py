@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -17,6 +17,7 @@ from bundlewise.cli._render import plain, safe
 from bundlewise.config import PairModelConfig
 from bundlewise.errors import ConfigError
 
+T = TypeVar("T")
 DEFAULT_MODEL = Path("bundlewise-pair-model")
 ModelOpt = Annotated[Path, typer.Option("--model", help="Pair-model checkpoint folder.")]
 EncoderOpt = Annotated[str, typer.Option("--encoder", help="auto | minilm | multilingual-e5-small")]
@@ -91,12 +92,7 @@ def train_ranker_cmd(
 
     given = {"label_share": label_share, "label_windows": label_windows, "random_state": seed}
     params = {k: v for k, v in given.items() if v is not None}  # the defaults live in RerankerConfig
-    try:
-        RerankerConfig.from_dict(params)
-    except ConfigError as exc:  # "label_share is 2; ..." -> "--label-share is 2; ..."
-        name = str(exc).split(" ", 1)[0]
-        flag = {"random_state": "--seed"}.get(name, "--" + name.replace("_", "-"))
-        raise ConfigError(f"{flag}{str(exc)[len(name):]}" if name in params else str(exc)) from None
+    _as_flags(RerankerConfig.from_dict, params)
     check_ranker_output(output, warehouse=STATE.db)
     with open_warehouse("write") as wh, progress() as bars:  # embeddings cache
         run = train_reranker(wh, output, params=params, encoder=ProductEncoder(model=encoder), progress=bars)
@@ -139,8 +135,13 @@ _FLAGS = {"random_state": "--seed"}
 
 def _train_config(**values: object) -> PairModelConfig:
     """The options as a PairModelConfig; a bad value is an error naming the flag, before any work."""
+    return _as_flags(PairModelConfig.from_dict, values)
+
+
+def _as_flags(build: Callable[[dict[str, Any]], T], values: dict[str, Any]) -> T:
+    """``build(values)``, its ConfigError about a field reworded as one about the flag the user typed."""
     try:
-        return PairModelConfig(**values)  # type: ignore[arg-type]
+        return build(values)
     except ConfigError as exc:
         name = str(exc).split(" ", 1)[0]
         flag = _FLAGS.get(name, "--" + name.replace("_", "-")) if name in values else None

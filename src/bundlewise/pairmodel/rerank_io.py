@@ -45,6 +45,7 @@ from bundlewise._version import __version__
 from bundlewise.errors import CheckpointError, ConfigError
 from bundlewise.mining.baskets import Baskets
 from bundlewise.outputs import check_output_dir, replace_folder
+from bundlewise.pairmodel.io import _file_record
 from bundlewise.pairmodel.rerank import FEATURES, Reranker
 
 FORMAT = 1
@@ -77,10 +78,6 @@ def check_ranker_output(path: str | Path, *, warehouse: str | Path | None = None
     return check_output_dir(path, what=WHAT, ours=is_saved_ranker, warehouse=warehouse, option=option)
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def products_fingerprint(item_ids: np.ndarray) -> str:
     """Fingerprint of the ranker's product list (the order its rows index)."""
     return hashlib.sha256("\n".join(map(str, item_ids)).encode()).hexdigest()[:16]
@@ -109,7 +106,7 @@ def save_reranker(model: Reranker, path: str | Path, *, encoder_id: str | None =
             if mode == "cold" and one:
                 continue
             (tmp / name).write_text(model.models_[mode].model_to_string(), encoding="utf-8")
-            files[name] = {"bytes": (tmp / name).stat().st_size, "sha256": _sha(tmp / name)}
+            files[name] = _file_record(tmp / name)
         meta = {
             "kind": "reranker", "format": FORMAT, "bundlewise_version": __version__,
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()},
@@ -153,7 +150,7 @@ def read_ranker_meta(path: str | Path) -> dict[str, Any]:
                               f"computes {list(FEATURES)}: {_retrain(path)}")
     for name, rec in (meta.get("files") or {}).items():
         f = path / name
-        if not f.is_file() or f.stat().st_size != rec.get("bytes") or _sha(f) != rec.get("sha256"):
+        if not f.is_file() or _file_record(f) != {"bytes": rec.get("bytes"), "sha256": rec.get("sha256")}:
             raise CheckpointError(f"saved ranker {path} is damaged ({name} is missing or does not match the "
                                   f"checksum in {META}); {_retrain(path)}")
     if BOOSTERS["warm"] not in (meta.get("files") or {}):
